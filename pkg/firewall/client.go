@@ -1,0 +1,225 @@
+package firewall
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// Client is a request's origin as the firewall sees it.
+type Client struct {
+	Peer    netip.Addr // the TCP peer of the connection, unmapped
+	Source  netip.Addr // the original client: Peer, or what a trusted proxy reported
+	Addr    netip.Addr // the address judged by IP rules: Source after NAT
+	Private bool       // Source is in a private-network range (private endpoint)
+}
+
+// NAT makes clients whose source is in From appear as To, the way a NAT
+// gateway makes a VM appear under one public address.
+type NAT struct {
+	From netip.Prefix
+	To   netip.Addr
+}
+
+func (n NAT) String() string { return n.From.String() + "=" + n.To.String() }
+
+// DocumentationNATAddr is what loopback clients look like by default: an
+// address from TEST-NET-3 (RFC 5737), public in form but never routed.
+var DocumentationNATAddr = netip.MustParseAddr("203.0.113.10")
+
+// DefaultNAT maps loopback to DocumentationNATAddr, so that the documented
+// "deny, see your address in the 403, add it as a rule" flow works locally.
+var DefaultNAT = []NAT{
+	{From: netip.MustParsePrefix("127.0.0.0/8"), To: DocumentationNATAddr},
+	{From: netip.MustParsePrefix("::1/128"), To: DocumentationNATAddr},
+}
+
+// ParseNAT parses "CIDR=IP" (a bare address on the left means that address).
+func ParseNAT(s string) (NAT, error) {
+	from, to, ok := strings.Cut(s, "=")
+	if !ok {
+		return NAT{}, fmt.Errorf("nat %q: want CIDR=IP", s)
+	}
+	p, err := parsePrefixOrAddr(from)
+	if err != nil {
+		return NAT{}, fmt.Errorf("nat %q: %v", s, err)
+	}
+	a, err := netip.ParseAddr(strings.TrimSpace(to))
+	if err != nil {
+		return NAT{}, fmt.Errorf("nat %q: %v", s, err)
+	}
+	return NAT{From: p, To: a.Unmap()}, nil
+}
+
+// ParsePrefix parses a CIDR range or a single address (as a full-length
+// prefix), masked and unmapped. It is the parser for address-range flags.
+func ParsePrefix(s string) (netip.Prefix, error) { return parsePrefixOrAddr(s) }
+
+func parsePrefixOrAddr(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// ResolverConfig configures address translation. Nil NAT means no NAT (pass
+// DefaultNAT explicitly for the default behaviour).
+type ResolverConfig struct {
+	NAT             []NAT          // first match wins
+	TrustedProxies  []netip.Prefix // peers allowed to report the client address
+	PrivateNetworks []netip.Prefix // sources that count as private endpoints
+}
+
+// Resolver turns connection peers and forwarding information into Clients.
+// It is immutable and safe for concurrent use.
+type Resolver struct {
+	nat     []NAT
+	trusted func(netip.Addr) bool
+	private func(netip.Addr) bool
+}
+
+// NewResolver validates cfg and returns a Resolver.
+func NewResolver(cfg ResolverConfig) (*Resolver, error) {
+	for _, n := range cfg.NAT {
+		if !n.From.IsValid() || !n.To.IsValid() {
+			return nil, fmt.Errorf("nat %v: invalid", n)
+		}
+	}
+	for _, p := range append(append([]netip.Prefix(nil), cfg.TrustedProxies...), cfg.PrivateNetworks...) {
+		if !p.IsValid() {
+			return nil, fmt.Errorf("invalid prefix %v", p)
+		}
+	}
+	return &Resolver{
+		nat:     append([]NAT(nil), cfg.NAT...),
+		trusted: newContainsFunc(cfg.TrustedProxies),
+		private: newContainsFunc(cfg.PrivateNetworks),
+	}, nil
+}
+
+// FromPeer resolves a direct connection from peer.
+func (r *Resolver) FromPeer(peer netip.Addr) Client {
+	peer = peer.Unmap().WithZone("")
+	return r.resolve(peer, peer)
+}
+
+// IsTrustedProxy reports whether peer may report client addresses.
+func (r *Resolver) IsTrustedProxy(peer netip.Addr) bool {
+	return r.trusted(peer.Unmap().WithZone(""))
+}
+
+// FromProxy resolves a connection whose peer claims (e.g. by PROXY protocol)
+// to relay source. The claim is ignored unless peer is a trusted proxy.
+func (r *Resolver) FromProxy(peer, source netip.Addr) Client {
+	peer = peer.Unmap().WithZone("")
+	if !r.trusted(peer) || !source.IsValid() {
+		return r.resolve(peer, peer)
+	}
+	return r.resolve(peer, source.Unmap().WithZone(""))
+}
+
+// FromHeaders refines c with the Forwarded or X-Forwarded-For header when,
+// and only when, c.Peer is a trusted proxy. The client is the rightmost
+// address that is not itself a trusted proxy; an unparsable header is
+// ignored, leaving c as it was.
+func (r *Resolver) FromHeaders(c Client, h http.Header) Client {
+	if !r.trusted(c.Peer) {
+		return c
+	}
+	var hops []string
+	if fwd := h.Values("Forwarded"); len(fwd) > 0 {
+		hops = forwardedFor(fwd)
+	} else if xff := h.Values("X-Forwarded-For"); len(xff) > 0 {
+		for _, line := range xff {
+			hops = append(hops, strings.Split(line, ",")...)
+		}
+	}
+	if len(hops) == 0 {
+		return c
+	}
+	var client netip.Addr
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, ok := parseHop(hops[i])
+		if !ok {
+			return c
+		}
+		client = a
+		if !r.trusted(a) {
+			break
+		}
+	}
+	return r.resolve(c.Peer, client)
+}
+
+func (r *Resolver) resolve(peer, source netip.Addr) Client {
+	c := Client{Peer: peer, Source: source, Addr: source}
+	if r.private(source) {
+		c.Private = true
+		return c
+	}
+	for _, n := range r.nat {
+		if n.From.Contains(source) {
+			c.Addr = n.To
+			break
+		}
+	}
+	return c
+}
+
+// forwardedFor extracts the for= values of RFC 7239 Forwarded headers.
+func forwardedFor(lines []string) []string {
+	var out []string
+	for _, line := range lines {
+		for _, elem := range strings.Split(line, ",") {
+			for _, pair := range strings.Split(elem, ";") {
+				k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
+				if ok && strings.EqualFold(k, "for") {
+					out = append(out, strings.Trim(v, `"`))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// parseHop parses one hop: "a.b.c.d", "a.b.c.d:port", "[v6]", "[v6]:port" or a bare v6.
+func parseHop(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap().WithZone(""), true
+	}
+	s = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return a.Unmap().WithZone(""), true
+}
+
+type ctxKey struct{}
+
+// NewContext returns ctx carrying c.
+func NewContext(ctx context.Context, c Client) context.Context {
+	return context.WithValue(ctx, ctxKey{}, c)
+}
+
+// FromContext returns the Client stored by NewContext.
+func FromContext(ctx context.Context) (Client, bool) {
+	c, ok := ctx.Value(ctxKey{}).(Client)
+	return c, ok
+}

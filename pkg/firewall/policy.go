@@ -1,0 +1,183 @@
+package firewall
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/gaissmai/bart"
+)
+
+// Values of Rules.PublicNetworkAccess and Rules.DefaultAction, as in ARM.
+const (
+	PublicAccessEnabled  = "Enabled"
+	PublicAccessDisabled = "Disabled"
+	ActionAllow          = "Allow"
+	ActionDeny           = "Deny"
+)
+
+// Rules is a registry's network configuration exactly as ARM stores it.
+type Rules struct {
+	PublicNetworkAccess string   // "Enabled" or "Disabled"; empty means Enabled
+	DefaultAction       string   // "Allow" or "Deny"; empty means Allow
+	IPRules             []string // IPv4 addresses or CIDR ranges, as sent
+}
+
+// Reason says why Decide allowed or denied a client.
+type Reason uint8
+
+const (
+	ReasonDefaultAllow         Reason = iota // default action Allow
+	ReasonIPRule                             // inside an IP rule
+	ReasonPrivateEndpoint                    // arrived through a private network
+	ReasonPublicAccessDisabled               // public network access is Disabled
+	ReasonNotInIPRules                       // default action Deny and no rule matched
+)
+
+var reasonText = [...]string{
+	ReasonDefaultAllow:         "default action Allow",
+	ReasonIPRule:               "matched an IP rule",
+	ReasonPrivateEndpoint:      "private endpoint",
+	ReasonPublicAccessDisabled: "public network access disabled",
+	ReasonNotInIPRules:         "default action Deny and no IP rule matches",
+}
+
+func (r Reason) String() string {
+	if int(r) < len(reasonText) {
+		return reasonText[r]
+	}
+	return fmt.Sprintf("Reason(%d)", r)
+}
+
+// Decision is the outcome of Policy.Decide.
+type Decision struct {
+	Allowed bool
+	Reason  Reason
+}
+
+// Policy is an immutable, compiled Rules. The zero value is not usable; build
+// one with NewPolicy.
+type Policy struct {
+	rules          Rules
+	publicDisabled bool
+	defaultAllow   bool
+	contains       func(netip.Addr) bool
+}
+
+// ParseIPRule parses an IP rule value: an IPv4 address or an IPv4 CIDR
+// range. The returned prefix is masked. It does not judge whether the range
+// is public; see CheckPublic.
+func ParseIPRule(value string) (netip.Prefix, error) {
+	v := strings.TrimSpace(value)
+	if v == "" {
+		return netip.Prefix{}, errors.New("empty IP rule")
+	}
+	var p netip.Prefix
+	if strings.Contains(v, "/") {
+		var err error
+		if p, err = netip.ParsePrefix(v); err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not a valid IPv4 address or CIDR range", value)
+		}
+	} else {
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not a valid IPv4 address or CIDR range", value)
+		}
+		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	if a := p.Addr(); !a.Is4() || a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("%q is not an IPv4 address or range: only IPv4 is allowed", value)
+	}
+	return p.Masked(), nil
+}
+
+// NewPolicy compiles r. It rejects values it cannot parse; ARM validation is
+// stricter (public ranges only) and runs before rules are stored.
+func NewPolicy(r Rules) (*Policy, error) {
+	switch r.PublicNetworkAccess {
+	case "", PublicAccessEnabled, PublicAccessDisabled:
+	default:
+		return nil, fmt.Errorf("publicNetworkAccess %q: want Enabled or Disabled", r.PublicNetworkAccess)
+	}
+	switch r.DefaultAction {
+	case "", ActionAllow, ActionDeny:
+	default:
+		return nil, fmt.Errorf("defaultAction %q: want Allow or Deny", r.DefaultAction)
+	}
+	prefixes := make([]netip.Prefix, 0, len(r.IPRules))
+	for _, v := range r.IPRules {
+		p, err := ParseIPRule(v)
+		if err != nil {
+			return nil, err
+		}
+		prefixes = append(prefixes, p)
+	}
+	return &Policy{
+		rules:          Rules{r.PublicNetworkAccess, r.DefaultAction, append([]string(nil), r.IPRules...)},
+		publicDisabled: r.PublicNetworkAccess == PublicAccessDisabled,
+		defaultAllow:   r.DefaultAction != ActionDeny,
+		contains:       newContainsFunc(prefixes),
+	}, nil
+}
+
+// Rules returns the rules p was compiled from.
+func (p *Policy) Rules() Rules {
+	r := p.rules
+	r.IPRules = append([]string(nil), r.IPRules...)
+	return r
+}
+
+// Decide applies ACR's order of evaluation: private-endpoint sources bypass
+// the public firewall; Disabled public access denies everyone else; default
+// action Allow admits everyone; otherwise only addresses inside an IP rule.
+// c.Addr must already be unmapped (Resolver guarantees it).
+func (p *Policy) Decide(c Client) Decision {
+	switch {
+	case c.Private:
+		return Decision{true, ReasonPrivateEndpoint}
+	case p.publicDisabled:
+		return Decision{false, ReasonPublicAccessDisabled}
+	case p.defaultAllow:
+		return Decision{true, ReasonDefaultAllow}
+	case p.contains(c.Addr):
+		return Decision{true, ReasonIPRule}
+	default:
+		return Decision{false, ReasonNotInIPRules}
+	}
+}
+
+// pathForTest is replaced in tests to observe which matcher was chosen.
+var pathForTest = func(string) {}
+
+// newContainsFunc returns a matcher specialised to the size of the set, as
+// tailscale's ipset does: no rules never match, one prefix is a direct
+// Contains, a handful is a linear scan, anything larger a bart.Lite trie.
+func newContainsFunc(prefixes []netip.Prefix) func(netip.Addr) bool {
+	switch {
+	case len(prefixes) == 0:
+		pathForTest("empty")
+		return func(netip.Addr) bool { return false }
+	case len(prefixes) == 1:
+		pathForTest("one")
+		return prefixes[0].Contains
+	case len(prefixes) <= 6:
+		pathForTest("linear")
+		ps := append([]netip.Prefix(nil), prefixes...)
+		return func(a netip.Addr) bool {
+			for _, p := range ps {
+				if p.Contains(a) {
+					return true
+				}
+			}
+			return false
+		}
+	default:
+		pathForTest("bart")
+		t := new(bart.Lite)
+		for _, p := range prefixes {
+			t.Insert(p)
+		}
+		return t.Lookup
+	}
+}

@@ -1,0 +1,141 @@
+// Package token mints and verifies the JWTs acremu hands out: ARM access
+// tokens from the ADFS-style endpoint, and ACR refresh and access tokens from
+// a registry's /oauth2 endpoints. All are ES256, signed by one key that is
+// generated once and persisted, so tokens survive a restart and tokens of
+// another acremu instance are rejected.
+package token
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Grant types carried in the grant_type claim, as in ACR's tokens.
+const (
+	GrantARM     = "client_credentials" // ARM/ADFS access token
+	GrantRefresh = "refresh_token"      // ACR refresh token
+	GrantAccess  = "access_token"       // ACR access token
+)
+
+// Issuer is the name in every token's iss claim.
+const Issuer = "Azure Container Registry"
+
+// ErrInvalid wraps every verification failure.
+var ErrInvalid = errors.New("token: invalid")
+
+// Access is one entry of an access token's access claim, Docker's scope
+// model: type "repository" or "registry", a name, and actions.
+type Access struct {
+	Type    string   `json:"type"`
+	Name    string   `json:"name"`
+	Actions []string `json:"actions"`
+}
+
+// Claims are the claims acremu writes and reads.
+type Claims struct {
+	jwt.RegisteredClaims
+	GrantType string   `json:"grant_type"`
+	Tenant    string   `json:"tenant,omitempty"`
+	AppID     string   `json:"appid,omitempty"`
+	Access    []Access `json:"access,omitempty"`
+	Version   string   `json:"version,omitempty"`
+}
+
+// Signer signs and verifies tokens with one ECDSA P-256 key.
+type Signer struct {
+	key *ecdsa.PrivateKey
+	kid string
+	now func() time.Time
+}
+
+// GenerateKey returns a new P-256 private key in PEM (PKCS#8) form.
+func GenerateKey() ([]byte, error) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+// NewSigner parses a PEM key made by GenerateKey. now may be nil (time.Now).
+func NewSigner(keyPEM []byte, now func() time.Time) (*Signer, error) {
+	block, _ := pem.Decode(keyPEM)
+	if block == nil {
+		return nil, errors.New("token: signing key is not PEM")
+	}
+	parsed, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("token: signing key: %w", err)
+	}
+	key, ok := parsed.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, errors.New("token: signing key is not ECDSA")
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(pub)
+	if now == nil {
+		now = time.Now
+	}
+	return &Signer{key: key, kid: base64.RawURLEncoding.EncodeToString(sum[:12]), now: now}, nil
+}
+
+// Sign fills iat, nbf, exp (now+ttl), iss and jti, and signs c.
+func (s *Signer) Sign(c Claims, ttl time.Duration) (string, error) {
+	now := s.now()
+	c.Issuer = Issuer
+	c.IssuedAt = jwt.NewNumericDate(now)
+	c.NotBefore = jwt.NewNumericDate(now.Add(-time.Second))
+	c.ExpiresAt = jwt.NewNumericDate(now.Add(ttl))
+	if c.ID == "" {
+		var b [16]byte
+		rand.Read(b[:])
+		c.ID = base64.RawURLEncoding.EncodeToString(b[:])
+	}
+	if c.Version == "" {
+		c.Version = "1.0"
+	}
+	t := jwt.NewWithClaims(jwt.SigningMethodES256, c)
+	t.Header["kid"] = s.kid
+	return t.SignedString(s.key)
+}
+
+// Verify checks signature, expiry, issuer, grant type and (when audience is
+// not empty) the audience, and returns the claims.
+func (s *Signer) Verify(raw, grantType, audience string) (*Claims, error) {
+	var c Claims
+	opts := []jwt.ParserOption{
+		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
+		jwt.WithIssuer(Issuer),
+		jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(s.now),
+		jwt.WithLeeway(5 * time.Second),
+	}
+	if audience != "" {
+		opts = append(opts, jwt.WithAudience(audience))
+	}
+	_, err := jwt.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return &s.key.PublicKey, nil }, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if c.GrantType != grantType {
+		return nil, fmt.Errorf("%w: grant type %q, want %q", ErrInvalid, c.GrantType, grantType)
+	}
+	return &c, nil
+}
