@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/gaissmai/bart"
@@ -114,17 +115,18 @@ func NewPolicy(r Rules) (*Policy, error) {
 		prefixes = append(prefixes, p)
 	}
 	return &Policy{
-		rules:          Rules{r.PublicNetworkAccess, r.DefaultAction, append([]string(nil), r.IPRules...)},
+		rules:          Rules{r.PublicNetworkAccess, r.DefaultAction, slices.Clone(r.IPRules)},
 		publicDisabled: r.PublicNetworkAccess == PublicAccessDisabled,
 		defaultAllow:   r.DefaultAction != ActionDeny,
 		contains:       newContainsFunc(prefixes),
 	}, nil
 }
 
-// Rules returns the rules p was compiled from.
+// Rules returns the rules p was compiled from, verbatim (a nil IPRules
+// stays nil and an empty one stays empty, so ARM can echo them).
 func (p *Policy) Rules() Rules {
 	r := p.rules
-	r.IPRules = append([]string(nil), r.IPRules...)
+	r.IPRules = slices.Clone(r.IPRules)
 	return r
 }
 

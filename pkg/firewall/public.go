@@ -28,9 +28,13 @@ var nonPublic = []struct {
 }
 
 // CheckPublic reports an error when p overlaps a range that is not public
-// (private, loopback, link-local, CGNAT, multicast, reserved). p must be an
-// IPv4 prefix from ParseIPRule.
+// (private, loopback, link-local, CGNAT, multicast, reserved). p should come
+// from ParseIPRule; anything but a valid IPv4 prefix is an error, since an
+// IPv6 prefix overlaps none of the IPv4 ranges below and would pass.
 func CheckPublic(p netip.Prefix) error {
+	if !p.IsValid() || !p.Addr().Is4() {
+		return fmt.Errorf("%s is not an IPv4 address or range: only public IPv4 addresses and ranges are allowed", p)
+	}
 	for _, np := range nonPublic {
 		if np.prefix.Overlaps(p) {
 			return fmt.Errorf("%s overlaps the %s %s: only public IPv4 addresses and ranges are allowed", p, np.what, np.prefix)

@@ -41,14 +41,22 @@ type Access struct {
 	Actions []string `json:"actions"`
 }
 
+// Permissions is an ACR refresh token's permissions claim: ARM-style action
+// patterns, where "*" means every action.
+type Permissions struct {
+	Actions    []string `json:"actions"`
+	NotActions []string `json:"notActions"`
+}
+
 // Claims are the claims acremu writes and reads.
 type Claims struct {
 	jwt.RegisteredClaims
-	GrantType string   `json:"grant_type"`
-	Tenant    string   `json:"tenant,omitempty"`
-	AppID     string   `json:"appid,omitempty"`
-	Access    []Access `json:"access,omitempty"`
-	Version   string   `json:"version,omitempty"`
+	GrantType   string       `json:"grant_type"`
+	Tenant      string       `json:"tenant,omitempty"`
+	AppID       string       `json:"appid,omitempty"`
+	Access      []Access     `json:"access,omitempty"`
+	Permissions *Permissions `json:"permissions,omitempty"`
+	Version     string       `json:"version,omitempty"`
 }
 
 // Signer signs and verifies tokens with one ECDSA P-256 key.
@@ -132,7 +140,7 @@ func (s *Signer) Verify(raw, grantType, audience string) (*Claims, error) {
 	}
 	_, err := jwt.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return &s.key.PublicKey, nil }, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if c.GrantType != grantType {
 		return nil, fmt.Errorf("%w: grant type %q, want %q", ErrInvalid, c.GrantType, grantType)

@@ -1,0 +1,601 @@
+package firewall
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var (
+	nat1   = netip.MustParseAddr("198.51.100.1")
+	nat2   = netip.MustParseAddr("198.51.100.2")
+	public = netip.MustParseAddr("198.51.100.7")
+)
+
+func mustResolver(t testing.TB, cfg ResolverConfig) *Resolver {
+	t.Helper()
+	r, err := NewResolver(cfg)
+	require.NoError(t, err)
+	return r
+}
+
+func mustNAT(t testing.TB, s string) NAT {
+	t.Helper()
+	n, err := ParseNAT(s)
+	require.NoError(t, err)
+	return n
+}
+
+func TestFromPeer(t *testing.T) {
+	defaultNAT := mustResolver(t, ResolverConfig{NAT: DefaultNAT})
+	noNAT := mustResolver(t, ResolverConfig{})
+	custom := mustResolver(t, ResolverConfig{NAT: []NAT{
+		mustNAT(t, "10.0.0.0/8=198.51.100.1"),
+		mustNAT(t, "10.1.0.0/16=198.51.100.2"), // shadowed: first match wins
+		mustNAT(t, "192.0.2.5=198.51.100.2"),
+	}})
+	tests := []struct {
+		name       string
+		r          *Resolver
+		peer       string
+		wantPeer   string
+		wantAddr   netip.Addr
+		wantPublic bool // Addr is the peer itself
+	}{
+		{name: "loopback", r: defaultNAT, peer: "127.0.0.1", wantPeer: "127.0.0.1", wantAddr: DocumentationNATAddr},
+		{name: "mapped loopback", r: defaultNAT, peer: "::ffff:127.0.0.1", wantPeer: "127.0.0.1", wantAddr: DocumentationNATAddr},
+		{name: "other loopback", r: defaultNAT, peer: "127.4.5.6", wantPeer: "127.4.5.6", wantAddr: DocumentationNATAddr},
+		{name: "ipv6 loopback", r: defaultNAT, peer: "::1", wantPeer: "::1", wantAddr: DocumentationNATAddr},
+		{name: "public unchanged", r: defaultNAT, peer: "198.51.100.7", wantPeer: "198.51.100.7", wantPublic: true},
+		{name: "mapped public unmapped", r: defaultNAT, peer: "::ffff:198.51.100.7", wantPeer: "198.51.100.7", wantPublic: true},
+		{name: "zone stripped", r: defaultNAT, peer: "fe80::1%eth0", wantPeer: "fe80::1", wantPublic: true},
+		{name: "no NAT loopback", r: noNAT, peer: "127.0.0.1", wantPeer: "127.0.0.1", wantPublic: true},
+		{name: "no NAT mapped loopback", r: noNAT, peer: "::ffff:127.0.0.1", wantPeer: "127.0.0.1", wantPublic: true},
+		{name: "custom NAT", r: custom, peer: "10.9.9.9", wantPeer: "10.9.9.9", wantAddr: nat1},
+		{name: "custom NAT first match wins", r: custom, peer: "10.1.2.3", wantPeer: "10.1.2.3", wantAddr: nat1},
+		{name: "custom NAT single address", r: custom, peer: "192.0.2.5", wantPeer: "192.0.2.5", wantAddr: nat2},
+		{name: "custom NAT no match", r: custom, peer: "192.0.2.6", wantPeer: "192.0.2.6", wantPublic: true},
+		{name: "custom NAT leaves loopback", r: custom, peer: "127.0.0.1", wantPeer: "127.0.0.1", wantPublic: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.r.FromPeer(netip.MustParseAddr(tt.peer))
+			want := Client{Peer: netip.MustParseAddr(tt.wantPeer), Source: netip.MustParseAddr(tt.wantPeer), Addr: tt.wantAddr}
+			if tt.wantPublic {
+				want.Addr = want.Peer
+			}
+			assert.Equal(t, want, got, "FromPeer(%s)", tt.peer)
+		})
+	}
+}
+
+// TestFromPeerRealSocket accepts a real loopback connection on both kinds of
+// listener: a dual-stack one reports an IPv4 client as ::ffff:127.0.0.1, a
+// tcp4 one as 127.0.0.1, and the Resolver must treat both alike.
+func TestFromPeerRealSocket(t *testing.T) {
+	r := mustResolver(t, ResolverConfig{NAT: DefaultNAT})
+	allowNAT, err := NewPolicy(Rules{DefaultAction: ActionDeny, IPRules: []string{DocumentationNATAddr.String()}})
+	require.NoError(t, err)
+	allowLoopback, err := NewPolicy(Rules{DefaultAction: ActionDeny, IPRules: []string{"127.0.0.0/8"}})
+	require.NoError(t, err)
+
+	tests := []struct {
+		name       string
+		network    string
+		address    string
+		wantMapped bool
+	}{
+		{"dual-stack", "tcp", "[::]:0", true},
+		{"tcp4", "tcp4", "127.0.0.1:0", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ln, err := net.Listen(tt.network, tt.address)
+			if err != nil && tt.wantMapped {
+				t.Skipf("no dual-stack listener on this host: %v", err)
+			}
+			require.NoError(t, err)
+			t.Cleanup(func() { ln.Close() })
+
+			accepted := make(chan net.Conn, 1)
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					close(accepted)
+					return
+				}
+				accepted <- c
+			}()
+			port := ln.Addr().(*net.TCPAddr).Port
+			client, err := net.Dial("tcp4", netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)).String())
+			require.NoError(t, err)
+			t.Cleanup(func() { client.Close() })
+
+			var conn net.Conn
+			select {
+			case c, ok := <-accepted:
+				require.True(t, ok, "accept failed")
+				conn = c
+			case <-time.After(10 * time.Second):
+				t.Fatal("no connection accepted")
+			}
+			t.Cleanup(func() { conn.Close() })
+
+			raw := conn.RemoteAddr().(*net.TCPAddr).AddrPort().Addr()
+			require.Equal(t, tt.wantMapped, raw.Is4In6(), "peer %v from a %s listener", raw, tt.name)
+
+			c := r.FromPeer(raw)
+			loopback := netip.MustParseAddr("127.0.0.1")
+			assert.Equal(t, loopback, c.Peer)
+			assert.Equal(t, loopback, c.Source)
+			assert.Equal(t, DocumentationNATAddr, c.Addr)
+			assert.False(t, c.Private)
+			assert.Equal(t, Decision{true, ReasonIPRule}, allowNAT.Decide(c))
+			// Rules judge the NAT address, never the loopback peer.
+			assert.Equal(t, Decision{false, ReasonNotInIPRules}, allowLoopback.Decide(c))
+		})
+	}
+}
+
+func TestParseNAT(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    NAT
+		wantErr bool
+	}{
+		{name: "cidr", in: "127.0.0.0/8=203.0.113.10", want: NAT{netip.MustParsePrefix("127.0.0.0/8"), DocumentationNATAddr}},
+		{name: "bare address", in: "10.1.2.3=198.51.100.1", want: NAT{netip.MustParsePrefix("10.1.2.3/32"), nat1}},
+		{name: "ipv6 source", in: "::1=198.51.100.1", want: NAT{netip.MustParsePrefix("::1/128"), nat1}},
+		{name: "spaces", in: " 10.0.0.0/8 = 198.51.100.1 ", want: NAT{netip.MustParsePrefix("10.0.0.0/8"), nat1}},
+		{name: "host bits masked", in: "10.1.2.3/8=198.51.100.1", want: NAT{netip.MustParsePrefix("10.0.0.0/8"), nat1}},
+		{name: "mapped source range", in: "::ffff:10.0.0.0/104=198.51.100.1", want: NAT{netip.MustParsePrefix("10.0.0.0/8"), nat1}},
+		{name: "mapped source address", in: "::ffff:10.1.2.3=198.51.100.1", want: NAT{netip.MustParsePrefix("10.1.2.3/32"), nat1}},
+		{name: "mapped target", in: "10.0.0.0/8=::ffff:198.51.100.1", want: NAT{netip.MustParsePrefix("10.0.0.0/8"), nat1}},
+		{name: "no equals", in: "10.0.0.0/8", wantErr: true},
+		{name: "empty", in: "", wantErr: true},
+		{name: "only equals", in: "=", wantErr: true},
+		{name: "empty source", in: "=198.51.100.1", wantErr: true},
+		{name: "empty target", in: "10.0.0.0/8=", wantErr: true},
+		{name: "bad source", in: "10.0.0/8=198.51.100.1", wantErr: true},
+		{name: "bad prefix length", in: "10.0.0.0/33=198.51.100.1", wantErr: true},
+		{name: "target is a range", in: "10.0.0.0/8=198.51.100.0/24", wantErr: true},
+		{name: "two targets", in: "10.0.0.0/8=198.51.100.1=198.51.100.2", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseNAT(tt.in)
+			if tt.wantErr {
+				assert.Error(t, err, "ParseNAT(%q) = %v; want error", tt.in, got)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got, "ParseNAT(%q)", tt.in)
+		})
+	}
+}
+
+func TestNATString(t *testing.T) {
+	n := mustNAT(t, "127.0.0.0/8=203.0.113.10")
+	assert.Equal(t, "127.0.0.0/8=203.0.113.10", n.String())
+	back, err := ParseNAT(n.String())
+	require.NoError(t, err)
+	assert.Equal(t, n, back)
+}
+
+func TestParsePrefix(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    string
+		wantErr bool
+	}{
+		{in: "10.0.0.0/8", want: "10.0.0.0/8"},
+		{in: "10.1.2.3/8", want: "10.0.0.0/8"},
+		{in: "10.1.2.3", want: "10.1.2.3/32"},
+		{in: "fd00::1", want: "fd00::1/128"},
+		{in: "fd00::1/8", want: "fd00::/8"},
+		{in: "::ffff:172.16.0.0/108", want: "172.16.0.0/12"},
+		{in: "::ffff:10.1.2.3", want: "10.1.2.3/32"},
+		{in: "", wantErr: true},
+		{in: "10.0.0.0/", wantErr: true},
+		{in: "nope", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParsePrefix(tt.in)
+			if tt.wantErr {
+				assert.Error(t, err, "ParsePrefix(%q) = %v; want error", tt.in, got)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, netip.MustParsePrefix(tt.want), got, "ParsePrefix(%q)", tt.in)
+		})
+	}
+}
+
+func TestNewResolverRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  ResolverConfig
+	}{
+		{"zero NAT", ResolverConfig{NAT: []NAT{{}}}},
+		{"NAT without target", ResolverConfig{NAT: []NAT{{From: netip.MustParsePrefix("10.0.0.0/8")}}}},
+		{"NAT without source", ResolverConfig{NAT: []NAT{{To: nat1}}}},
+		{"invalid trusted proxy", ResolverConfig{TrustedProxies: []netip.Prefix{{}}}},
+		{"invalid private network", ResolverConfig{PrivateNetworks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), {}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := NewResolver(tt.cfg)
+			assert.Error(t, err)
+			assert.Nil(t, r)
+		})
+	}
+}
+
+func TestResolverCopiesConfig(t *testing.T) {
+	nats := []NAT{mustNAT(t, "127.0.0.0/8=198.51.100.1")}
+	r := mustResolver(t, ResolverConfig{NAT: nats})
+	nats[0].To = nat2
+	assert.Equal(t, nat1, r.FromPeer(netip.MustParseAddr("127.0.0.1")).Addr)
+}
+
+// proxyResolver trusts 10.0.0.0/24, fd00:1::/64 and 172.31.0.0/24; the last
+// also lies inside the private networks, to tell the proxy from its source.
+func proxyResolver(t testing.TB) *Resolver {
+	return mustResolver(t, ResolverConfig{
+		NAT:             DefaultNAT,
+		TrustedProxies:  pp("10.0.0.0/24", "fd00:1::/64", "172.31.0.0/24"),
+		PrivateNetworks: pp("172.16.0.0/12", "fd00:2::/64"),
+	})
+}
+
+func TestIsTrustedProxy(t *testing.T) {
+	r := proxyResolver(t)
+	for _, a := range aa("10.0.0.1", "::ffff:10.0.0.255", "fd00:1::5", "fd00:1::5%eth0", "172.31.0.9") {
+		assert.True(t, r.IsTrustedProxy(a), "IsTrustedProxy(%v) = false; want true", a)
+	}
+	for _, a := range aa("10.0.1.1", "127.0.0.1", "::1", "fd00:2::5", "172.16.0.1") {
+		assert.False(t, r.IsTrustedProxy(a), "IsTrustedProxy(%v) = true; want false", a)
+	}
+	assert.False(t, mustResolver(t, ResolverConfig{}).IsTrustedProxy(netip.MustParseAddr("127.0.0.1")))
+}
+
+func TestFromHeaders(t *testing.T) {
+	r := proxyResolver(t)
+	tests := []struct {
+		name        string
+		peer        string
+		header      http.Header
+		wantSource  string // empty: unchanged (the peer)
+		wantAddr    string // empty: same as the source
+		wantPrivate bool
+	}{
+		{
+			name:   "xff from untrusted peer is spoofing",
+			peer:   "192.0.2.1",
+			header: http.Header{"X-Forwarded-For": {"198.51.100.7"}},
+		},
+		{
+			name:   "forwarded from untrusted peer is spoofing",
+			peer:   "192.0.2.1",
+			header: http.Header{"Forwarded": {"for=198.51.100.7"}},
+		},
+		{
+			name:     "loopback cannot spoof either",
+			peer:     "127.0.0.1",
+			header:   http.Header{"X-Forwarded-For": {"198.51.100.7"}},
+			wantAddr: DocumentationNATAddr.String(),
+		},
+		{
+			name:       "xff single hop",
+			peer:       "10.0.0.1",
+			header:     http.Header{"X-Forwarded-For": {"198.51.100.7"}},
+			wantSource: "198.51.100.7",
+		},
+		{
+			name:       "xff from mapped trusted peer",
+			peer:       "::ffff:10.0.0.1",
+			header:     http.Header{"X-Forwarded-For": {"198.51.100.7"}},
+			wantSource: "198.51.100.7",
+		},
+		{
+			name:       "xff client-supplied left part ignored",
+			peer:       "10.0.0.1",
+			header:     http.Header{"X-Forwarded-For": {"203.0.113.99, 198.51.100.7"}},
+			wantSource: "198.51.100.7",
+		},
+		{
+			name:       "xff trusted hops skipped",
+			peer:       "10.0.0.1",
+			header:     http.Header{"X-Forwarded-For": {"203.0.113.99,198.51.100.7, 10.0.0.2 ,fd00:1::9"}},
+			wantSource: "198.51.100.7",
+		},
+		{
+			name:       "xff all hops trusted takes the leftmost",
+			peer:       "10.0.0.1",
+			header:     http.Header{"X-Forwarded-For": {"10.0.0.3, 10.0.0.2"}},
+			wantSource: "10.0.0.3",
+		},
+		{
+			name:       "xff several header lines",
+			peer:       "10.0.0.1",
+			header:     http.Header{"X-Forwarded-For": {"203.0.113.99", "198.51.100.7, 10.0.0.2"}},
+			wantSource: "198.51.100.7",
+		},
+		{
+			name:       "xff with ports and brackets",
+			peer:       "10.0.0.1",
+			header:     http.Header{"X-Forwarded-For": {"[2001:db8::1]:443, 198.51.100.7:8443"}},
+			wantSource: "198.51.100.7",
+		},
+		{
+			name:       "xff bare ipv6",
+			peer:       "10.0.0.1",
+			header:     http.Header{"X-Forwarded-For": {"2001:db8::1"}},
+			wantSource: "2001:db8::1",
+		},
+		{
+			name:       "xff mapped hop unmapped",
+			peer:       "10.0.0.1",
+			header:     http.Header{"X-Forwarded-For": {"::ffff:198.51.100.7"}},
+			wantSource: "198.51.100.7",
+		},
+		{
+			name:   "xff malformed",
+			peer:   "10.0.0.1",
+			header: http.Header{"X-Forwarded-For": {"not-an-ip"}},
+		},
+		{
+			name:   "xff malformed rightmost hop",
+			peer:   "10.0.0.1",
+			header: http.Header{"X-Forwarded-For": {"198.51.100.7, bogus"}},
+		},
+		{
+			name:   "xff empty",
+			peer:   "10.0.0.1",
+			header: http.Header{"X-Forwarded-For": {""}},
+		},
+		{
+			name:       "xff malformed beyond the client is never read",
+			peer:       "10.0.0.1",
+			header:     http.Header{"X-Forwarded-For": {"bogus, 198.51.100.7"}},
+			wantSource: "198.51.100.7",
+		},
+		{
+			name:       "forwarded with parameters and a trusted hop",
+			peer:       "10.0.0.1",
+			header:     http.Header{"Forwarded": {"for=198.51.100.7;proto=https;by=10.0.0.2, for=10.0.0.2"}},
+			wantSource: "198.51.100.7",
+		},
+		{
+			name:       "forwarded quoted ipv6 with port",
+			peer:       "10.0.0.1",
+			header:     http.Header{"Forwarded": {`for="[2001:db8:cafe::17]:4711"`}},
+			wantSource: "2001:db8:cafe::17",
+		},
+		{
+			name:       "forwarded quoted ipv6 without port",
+			peer:       "10.0.0.1",
+			header:     http.Header{"Forwarded": {`for="[2001:db8:cafe::17]"`}},
+			wantSource: "2001:db8:cafe::17",
+		},
+		{
+			name:       "forwarded quoted ipv4 with port and odd case",
+			peer:       "10.0.0.1",
+			header:     http.Header{"Forwarded": {`For="198.51.100.7:8443"`}},
+			wantSource: "198.51.100.7",
+		},
+		{
+			name:       "forwarded several header lines",
+			peer:       "10.0.0.1",
+			header:     http.Header{"Forwarded": {"for=203.0.113.99", "for=198.51.100.7;proto=https"}},
+			wantSource: "198.51.100.7",
+		},
+		{
+			name:       "forwarded wins over xff",
+			peer:       "10.0.0.1",
+			header:     http.Header{"Forwarded": {"for=198.51.100.7"}, "X-Forwarded-For": {"203.0.113.99"}},
+			wantSource: "198.51.100.7",
+		},
+		{
+			name:   "forwarded obfuscated identifier",
+			peer:   "10.0.0.1",
+			header: http.Header{"Forwarded": {"for=_hidden"}},
+		},
+		{
+			name:   "forwarded unknown",
+			peer:   "10.0.0.1",
+			header: http.Header{"Forwarded": {"for=unknown"}},
+		},
+		{
+			name:   "forwarded without for",
+			peer:   "10.0.0.1",
+			header: http.Header{"Forwarded": {"proto=https;by=10.0.0.1"}},
+		},
+		{
+			name:   "no headers",
+			peer:   "10.0.0.1",
+			header: http.Header{},
+		},
+		{
+			name:       "proxied loopback is NATed",
+			peer:       "10.0.0.1",
+			header:     http.Header{"X-Forwarded-For": {"127.0.0.1"}},
+			wantSource: "127.0.0.1",
+			wantAddr:   DocumentationNATAddr.String(),
+		},
+		{
+			name:        "proxied private source",
+			peer:        "10.0.0.1",
+			header:      http.Header{"X-Forwarded-For": {"172.16.5.5"}},
+			wantSource:  "172.16.5.5",
+			wantPrivate: true,
+		},
+		{
+			name:        "proxied private ipv6 source",
+			peer:        "fd00:1::1",
+			header:      http.Header{"Forwarded": {`for="[fd00:2::7]:1234"`}},
+			wantSource:  "fd00:2::7",
+			wantPrivate: true,
+		},
+		{
+			name:       "private proxy, public source",
+			peer:       "172.31.0.1",
+			header:     http.Header{"X-Forwarded-For": {"198.51.100.7"}},
+			wantSource: "198.51.100.7",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := r.FromPeer(netip.MustParseAddr(tt.peer))
+			got := r.FromHeaders(before, tt.header)
+			if tt.wantSource == "" {
+				assert.Equal(t, before, got, "FromHeaders changed the client")
+				if tt.wantAddr != "" {
+					assert.Equal(t, netip.MustParseAddr(tt.wantAddr), got.Addr)
+				}
+				return
+			}
+			want := Client{Peer: before.Peer, Source: netip.MustParseAddr(tt.wantSource), Private: tt.wantPrivate}
+			want.Addr = want.Source
+			if tt.wantAddr != "" {
+				want.Addr = netip.MustParseAddr(tt.wantAddr)
+			}
+			assert.Equal(t, want, got)
+		})
+	}
+}
+
+func TestFromProxy(t *testing.T) {
+	r := proxyResolver(t)
+	tests := []struct {
+		name   string
+		peer   string
+		source netip.Addr
+		want   Client
+	}{
+		{
+			name:   "untrusted peer claim ignored",
+			peer:   "192.0.2.1",
+			source: public,
+			want:   Client{Peer: aa("192.0.2.1")[0], Source: aa("192.0.2.1")[0], Addr: aa("192.0.2.1")[0]},
+		},
+		{
+			name:   "untrusted loopback claim ignored, loopback NATed",
+			peer:   "127.0.0.1",
+			source: public,
+			want:   Client{Peer: aa("127.0.0.1")[0], Source: aa("127.0.0.1")[0], Addr: DocumentationNATAddr},
+		},
+		{
+			name:   "trusted peer claim used",
+			peer:   "10.0.0.1",
+			source: public,
+			want:   Client{Peer: aa("10.0.0.1")[0], Source: public, Addr: public},
+		},
+		{
+			name:   "mapped peer and source",
+			peer:   "::ffff:10.0.0.1",
+			source: netip.MustParseAddr("::ffff:198.51.100.7"),
+			want:   Client{Peer: aa("10.0.0.1")[0], Source: public, Addr: public},
+		},
+		{
+			name:   "trusted peer without a claim",
+			peer:   "10.0.0.1",
+			source: netip.Addr{},
+			want:   Client{Peer: aa("10.0.0.1")[0], Source: aa("10.0.0.1")[0], Addr: aa("10.0.0.1")[0]},
+		},
+		{
+			name:   "claimed loopback NATed",
+			peer:   "10.0.0.1",
+			source: netip.MustParseAddr("127.0.0.1"),
+			want:   Client{Peer: aa("10.0.0.1")[0], Source: aa("127.0.0.1")[0], Addr: DocumentationNATAddr},
+		},
+		{
+			name:   "claimed private source",
+			peer:   "10.0.0.1",
+			source: netip.MustParseAddr("172.20.1.1"),
+			want:   Client{Peer: aa("10.0.0.1")[0], Source: aa("172.20.1.1")[0], Addr: aa("172.20.1.1")[0], Private: true},
+		},
+		{
+			name:   "private proxy, public claim",
+			peer:   "172.31.0.1",
+			source: public,
+			want:   Client{Peer: aa("172.31.0.1")[0], Source: public, Addr: public},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := r.FromProxy(netip.MustParseAddr(tt.peer), tt.source)
+			assert.Equal(t, tt.want, got, "FromProxy(%s, %v)", tt.peer, tt.source)
+		})
+	}
+}
+
+// TestPrivateNetworks checks that a private source is admitted even when
+// public access is disabled, and that only the source counts.
+func TestPrivateNetworks(t *testing.T) {
+	r := proxyResolver(t)
+	disabled, err := NewPolicy(Rules{PublicNetworkAccess: PublicAccessDisabled, DefaultAction: ActionDeny})
+	require.NoError(t, err)
+	tests := []struct {
+		name string
+		c    Client
+		want Decision
+	}{
+		{"direct private source", r.FromPeer(netip.MustParseAddr("172.16.0.5")), Decision{true, ReasonPrivateEndpoint}},
+		{"direct mapped private source", r.FromPeer(netip.MustParseAddr("::ffff:172.16.0.5")), Decision{true, ReasonPrivateEndpoint}},
+		{"direct private ipv6 source", r.FromPeer(netip.MustParseAddr("fd00:2::1")), Decision{true, ReasonPrivateEndpoint}},
+		{"private proxy peer itself", r.FromPeer(netip.MustParseAddr("172.31.0.1")), Decision{true, ReasonPrivateEndpoint}},
+		{"direct public source", r.FromPeer(public), Decision{false, ReasonPublicAccessDisabled}},
+		{"loopback is not private", r.FromPeer(netip.MustParseAddr("127.0.0.1")), Decision{false, ReasonPublicAccessDisabled}},
+		{
+			"proxied private source",
+			r.FromHeaders(r.FromPeer(netip.MustParseAddr("10.0.0.1")), http.Header{"X-Forwarded-For": {"172.16.0.5"}}),
+			Decision{true, ReasonPrivateEndpoint},
+		},
+		{
+			"public source behind private proxy",
+			r.FromHeaders(r.FromPeer(netip.MustParseAddr("172.31.0.1")), http.Header{"X-Forwarded-For": {"198.51.100.7"}}),
+			Decision{false, ReasonPublicAccessDisabled},
+		},
+		{
+			"private source claimed by untrusted peer",
+			r.FromHeaders(r.FromPeer(public), http.Header{"X-Forwarded-For": {"172.16.0.5"}}),
+			Decision{false, ReasonPublicAccessDisabled},
+		},
+		{
+			"private source claimed by untrusted PROXY peer",
+			r.FromProxy(public, netip.MustParseAddr("172.16.0.5")),
+			Decision{false, ReasonPublicAccessDisabled},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want.Reason == ReasonPrivateEndpoint, tt.c.Private, "Private for %+v", tt.c)
+			assert.Equal(t, tt.want, disabled.Decide(tt.c), "Decide(%+v)", tt.c)
+		})
+	}
+}
+
+func TestContext(t *testing.T) {
+	_, ok := FromContext(context.Background())
+	assert.False(t, ok, "FromContext on an empty context")
+
+	c := Client{Peer: public, Source: public, Addr: public}
+	got, ok := FromContext(NewContext(context.Background(), c))
+	require.True(t, ok)
+	assert.Equal(t, c, got)
+}
+
+func TestFromPeerDoesNotAllocate(t *testing.T) {
+	r := proxyResolver(t)
+	peer := netip.MustParseAddr("::ffff:127.0.0.1")
+	assert.Zero(t, testing.AllocsPerRun(100, func() { r.FromPeer(peer) }))
+}
