@@ -1,0 +1,201 @@
+package registry
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/distribution/distribution/v3/registry/auth"
+)
+
+// accessControllerOption is the auth parameter carrying the *Registry.
+const accessControllerOption = "registry"
+
+// accessController is distribution's view of a Registry's authentication:
+// distribution computes the access records of each route (pull for reads,
+// pull and push for writes, delete, the source of a cross-repository mount,
+// registry:catalog:* for the catalog, none for /v2/) and asks for a grant.
+type accessController struct{ r *Registry }
+
+func newAccessController(opts map[string]any) (auth.AccessController, error) {
+	r, ok := opts[accessControllerOption].(*Registry)
+	if !ok || r == nil {
+		return nil, errors.New("acremu access controller: no registry in options")
+	}
+	return accessController{r}, nil
+}
+
+// Authorized grants the request when its credentials cover every record;
+// otherwise it returns a challenge, which distribution answers with 401.
+func (c accessController) Authorized(req *http.Request, records ...auth.Access) (*auth.Grant, error) {
+	p, err := c.r.authenticate(req)
+	switch {
+	case err != nil:
+		return nil, c.r.newChallenge(req, records, err)
+	case p == nil:
+		return nil, c.r.newChallenge(req, records, nil)
+	}
+	for _, rec := range records {
+		if !p.allows(rec.Type, rec.Name, rec.Action) {
+			return nil, c.r.newChallenge(req, records, errInsufficientScope)
+		}
+	}
+	grant := &auth.Grant{User: auth.UserInfo{Name: p.name}}
+	for _, rec := range records {
+		grant.Resources = append(grant.Resources, rec.Resource)
+	}
+	return grant, nil
+}
+
+// challenge is a 401 with ACR's WWW-Authenticate header and body.
+type challenge struct {
+	header string
+	err    *regError
+}
+
+var _ auth.Challenge = (*challenge)(nil)
+
+func (c *challenge) Error() string { return c.err.Error() }
+
+// SetHeaders is called by distribution just before it writes its own 401.
+// It sets the challenge header and hands the challenge to the v2Writer of
+// the request, which then writes ACR's body in place of distribution's.
+func (c *challenge) SetHeaders(req *http.Request, w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", c.header)
+	if vw, ok := req.Context().Value(v2WriterKey{}).(*v2Writer); ok {
+		vw.challenge = c
+	}
+}
+
+// authDetail is one entry of the 401 detail, as ACR spells it.
+type authDetail struct {
+	Type   string
+	Name   string
+	Action string
+}
+
+// newChallenge builds the 401 for records. The realm and service follow the
+// request's Host exactly (clients such as crane and oras refuse a realm on
+// another host); scope lists the records grouped per resource.
+func (r *Registry) newChallenge(req *http.Request, records []auth.Access, cause error) *challenge {
+	var b strings.Builder
+	b.WriteString(`Bearer realm="`)
+	b.WriteString(requestScheme(req))
+	b.WriteString("://")
+	b.WriteString(req.Host)
+	b.WriteString(`/oauth2/token",service="`)
+	b.WriteString(req.Host)
+	b.WriteByte('"')
+	if scope := challengeScope(records); scope != "" {
+		b.WriteString(`,scope="`)
+		b.WriteString(scope)
+		b.WriteByte('"')
+	}
+	switch {
+	case errors.Is(cause, errInsufficientScope):
+		b.WriteString(`,error="insufficient_scope"`)
+	case errors.Is(cause, errInvalidToken):
+		b.WriteString(`,error="invalid_token"`)
+	}
+
+	var detail any = jsonNull
+	if len(records) > 0 {
+		d := make([]authDetail, len(records))
+		for i, rec := range records {
+			d[i] = authDetail{rec.Type, rec.Name, rec.Action}
+		}
+		detail = d
+	}
+	return &challenge{header: b.String(), err: errUnauthorized(detail, cause)}
+}
+
+// challengeScope renders records as "repository:foo:push,pull", one scope
+// per resource in order of first appearance, separated by spaces.
+func challengeScope(records []auth.Access) string {
+	type resource struct{ typ, name string }
+	var order []resource
+	actions := map[resource][]string{}
+	for _, rec := range records {
+		k := resource{rec.Type, rec.Name}
+		if _, seen := actions[k]; !seen {
+			order = append(order, k)
+		}
+		if !slices.Contains(actions[k], rec.Action) {
+			actions[k] = append(actions[k], rec.Action)
+		}
+	}
+	scopes := make([]string, 0, len(order))
+	for _, k := range order {
+		acts := actions[k]
+		// ACR names push before pull, the reverse of distribution's records.
+		if len(acts) == 2 && acts[0] == "pull" && acts[1] == "push" {
+			acts[0], acts[1] = "push", "pull"
+		}
+		scopes = append(scopes, k.typ+":"+k.name+":"+strings.Join(acts, ","))
+	}
+	return strings.Join(scopes, " ")
+}
+
+// requestScheme is https for TLS connections, or when a trusted proxy says
+// so (forwarding headers from anyone else are stripped before this runs).
+func requestScheme(req *http.Request) string {
+	if req.TLS != nil || strings.EqualFold(req.Header.Get("X-Forwarded-Proto"), "https") {
+		return "https"
+	}
+	return "http"
+}
+
+type v2WriterKey struct{}
+
+// v2Writer sits between distribution and the connection. It passes
+// everything through, except that it replaces two responses: a 401 for which
+// the access controller left a challenge (ACR's body instead of
+// distribution's), and the plain-text 404 of distribution's router for
+// unknown /v2/ paths (the registry envelope instead). It keeps
+// http.Flusher and io.ReaderFrom, and Unwrap for http.ResponseController.
+type v2Writer struct {
+	http.ResponseWriter
+	challenge *challenge
+	replaced  bool // the response was written here; distribution's body is dropped
+}
+
+func (w *v2Writer) WriteHeader(code int) {
+	switch {
+	case w.replaced:
+	case code == http.StatusUnauthorized && w.challenge != nil:
+		w.replaced = true
+		_ = w.challenge.err.Write(w.ResponseWriter)
+	case code == http.StatusNotFound && strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain"):
+		w.replaced = true
+		_ = errNotFound.Write(w.ResponseWriter)
+	default:
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (w *v2Writer) Write(p []byte) (int, error) {
+	if w.replaced {
+		return len(p), nil
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *v2Writer) ReadFrom(src io.Reader) (int64, error) {
+	if w.replaced {
+		return io.Copy(io.Discard, src)
+	}
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(src)
+	}
+	return io.Copy(w.ResponseWriter, src)
+}
+
+func (w *v2Writer) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok && !w.replaced {
+		f.Flush()
+	}
+}
+
+func (w *v2Writer) Unwrap() http.ResponseWriter { return w.ResponseWriter }

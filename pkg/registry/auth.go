@@ -1,0 +1,189 @@
+package registry
+
+import (
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/acremu/acremu/pkg/token"
+)
+
+// NullGUID as a username says "the password is an ACR refresh or access
+// token" (az acr login, docker login with an identity token).
+const NullGUID = "00000000-0000-0000-0000-000000000000"
+
+var (
+	errBadCredentials    = errors.New("invalid username or password")
+	errInvalidToken      = errors.New("invalid access token")
+	errInsufficientScope = errors.New("insufficient scope")
+)
+
+// principal is who a request authenticated as, and what it may do.
+type principal struct {
+	name      string         // admin username, or the token's subject
+	tenant    string         // carried from an exchanged ARM token
+	all       bool           // admin user or refresh token: every action
+	anonymous bool           // no credentials, anonymous pull enabled: pull only
+	refresh   bool           // authenticated with a refresh token (may be re-issued)
+	access    []token.Access // access token: exactly its access claim
+}
+
+// allows reports whether p may perform action on the resource typ:name.
+func (p *principal) allows(typ, name, action string) bool {
+	switch {
+	case p.all:
+		return true
+	case p.anonymous:
+		return typ == "repository" && action == "pull"
+	}
+	for _, a := range p.access {
+		if a.Type == typ && a.Name == name && (slices.Contains(a.Actions, action) || slices.Contains(a.Actions, "*")) {
+			return true
+		}
+	}
+	return false
+}
+
+// audience is the service name tokens are bound to: the request's host,
+// case-folded because host names are.
+func audience(req *http.Request) string { return strings.ToLower(req.Host) }
+
+// authenticate reads the Authorization header of a /v2/ request. No header
+// gives (nil, nil): the caller challenges. A bearer token must be an ACR
+// access token for this host; Basic credentials are checked by
+// checkPassword.
+func (r *Registry) authenticate(req *http.Request) (*principal, error) {
+	h := req.Header.Get("Authorization")
+	if h == "" {
+		return nil, nil
+	}
+	scheme, value, _ := strings.Cut(h, " ")
+	switch {
+	case strings.EqualFold(scheme, "Bearer"):
+		c, err := r.verify(strings.TrimSpace(value), token.GrantAccess, audience(req))
+		if err != nil {
+			return nil, errors.Join(errInvalidToken, err)
+		}
+		return &principal{name: c.Subject, tenant: c.Tenant, access: c.Access}, nil
+	case strings.EqualFold(scheme, "Basic"):
+		user, pass, ok := req.BasicAuth()
+		if !ok {
+			return nil, errBadCredentials
+		}
+		return r.checkPassword(req, user, pass)
+	default:
+		return nil, errBadCredentials
+	}
+}
+
+// checkPassword authenticates a username and password: the admin user
+// (username = registry name, case-insensitive; either password; only when
+// enabled), or NullGUID with an ACR refresh or access token as password.
+func (r *Registry) checkPassword(req *http.Request, user, pass string) (*principal, error) {
+	if user == NullGUID {
+		aud := audience(req)
+		if c, err := r.verify(pass, token.GrantRefresh, aud); err == nil {
+			return refreshPrincipal(c), nil
+		}
+		c, err := r.verify(pass, token.GrantAccess, aud)
+		if err != nil {
+			return nil, errors.Join(errBadCredentials, err)
+		}
+		return &principal{name: c.Subject, tenant: c.Tenant, access: c.Access}, nil
+	}
+	creds := r.creds.Load()
+	if creds.adminEnabled && strings.EqualFold(user, r.name) &&
+		(passwordMatches(pass, creds.passwords[0]) || passwordMatches(pass, creds.passwords[1])) {
+		return &principal{name: r.name, all: true}, nil
+	}
+	return nil, errBadCredentials
+}
+
+// refreshPrincipal is the identity behind a verified refresh token.
+func refreshPrincipal(c *token.Claims) *principal {
+	all := c.Permissions != nil && slices.Contains(c.Permissions.Actions, "*") && len(c.Permissions.NotActions) == 0
+	return &principal{name: c.Subject, tenant: c.Tenant, all: all, refresh: true}
+}
+
+func passwordMatches(got, want string) bool {
+	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// knownActions are the actions a token may carry, per resource type:
+// Docker's, plus ACR's metadata and soft-delete actions.
+var knownActions = map[string][]string{
+	"repository": {"pull", "push", "delete", "metadata_read", "metadata_write", "deleted_read", "deleted_restore", "*"},
+	"registry":   {"*"},
+}
+
+// parseScopes parses Docker scope strings ("repository:foo/bar:pull,push",
+// "registry:catalog:*"); each value may hold several, separated by spaces.
+// A resource class ("repository(plugin)") is dropped. Malformed scopes and
+// unknown types or actions are ignored, as they can never be granted.
+func parseScopes(values []string) []token.Access {
+	var out []token.Access
+	for _, v := range values {
+		for _, s := range strings.Fields(v) {
+			typ, rest, ok := strings.Cut(s, ":")
+			i := strings.LastIndexByte(rest, ':')
+			if !ok || i <= 0 {
+				continue
+			}
+			if j := strings.IndexByte(typ, '('); j >= 0 {
+				typ = typ[:j]
+			}
+			name, actions := rest[:i], rest[i+1:]
+			known := knownActions[typ]
+			if typ == "registry" && name != "catalog" {
+				known = nil
+			}
+			var acts []string
+			for _, a := range strings.Split(actions, ",") {
+				if slices.Contains(known, a) && !slices.Contains(acts, a) {
+					acts = append(acts, a)
+				}
+			}
+			if len(acts) > 0 {
+				out = mergeAccess(out, token.Access{Type: typ, Name: name, Actions: acts})
+			}
+		}
+	}
+	return out
+}
+
+// mergeAccess adds a to list, joining the actions of an existing entry for
+// the same resource.
+func mergeAccess(list []token.Access, a token.Access) []token.Access {
+	for i := range list {
+		if list[i].Type == a.Type && list[i].Name == a.Name {
+			for _, act := range a.Actions {
+				if !slices.Contains(list[i].Actions, act) {
+					list[i].Actions = append(list[i].Actions, act)
+				}
+			}
+			return list
+		}
+	}
+	return append(list, a)
+}
+
+// grant intersects the requested access with what p may do. Resources with
+// no granted action are left out. "*" is granted only to principals that
+// may do everything on the resource.
+func (p *principal) grant(requested []token.Access) []token.Access {
+	var out []token.Access
+	for _, req := range requested {
+		var acts []string
+		for _, a := range req.Actions {
+			if p.allows(req.Type, req.Name, a) {
+				acts = append(acts, a)
+			}
+		}
+		if len(acts) > 0 {
+			out = append(out, token.Access{Type: req.Type, Name: req.Name, Actions: acts})
+		}
+	}
+	return out
+}

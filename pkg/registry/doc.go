@@ -1,0 +1,19 @@
+// Package registry is the data plane of one emulated Azure Container
+// Registry: every request passes the firewall gate first, then ACR's
+// authentication (the /oauth2 token protocol, Basic credentials and bearer
+// access tokens), and finally an embedded distribution v3 application that
+// stores and serves the content.
+//
+// Wire formats follow what ACR is observed to send: the firewall 403 body
+// with its \u0027-escaped apostrophes, the 401 challenge with the realm built
+// from the request's Host, and the {"errors":[…]} envelope for every error.
+// Firewall rules and credentials change at run time through Update; a
+// request reads the current policy through an atomic pointer and never
+// takes a lock to be judged.
+//
+// Distribution's own 401 body ("authentication required" with Go field
+// names as detail) is replaced by ACR's: the access controller registered
+// with distribution hands its challenge to a thin response writer that
+// writes ACR's body instead, so distribution still decides which access
+// every route needs (including cross-repository mounts and the catalog).
+package registry

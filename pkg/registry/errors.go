@@ -1,0 +1,95 @@
+package registry
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+)
+
+// Messages ACR sends verbatim.
+const (
+	msgAuthRequired = "authentication required, visit https://aka.ms/acr/authorization for more information."
+	msgDeniedFormat = "client with IP '%s' is not allowed access. Refer https://aka.ms/acr/firewall to grant access."
+)
+
+// jsonNull makes a regError write "detail":null instead of omitting the key.
+var jsonNull = json.RawMessage("null")
+
+// regError is an error in the registry envelope
+// {"errors":[{"code":…,"message":…,"detail":…}]}, the format of every error
+// this package writes on /v2/ and /oauth2/.
+type regError struct {
+	Status  int
+	Code    string
+	Message string
+	Detail  any   // omitted when nil; jsonNull writes an explicit null
+	Err     error // for the log only, never sent
+}
+
+var _ error = (*regError)(nil)
+
+func (e *regError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return e.Code + ": " + e.Message
+}
+
+func (e *regError) Unwrap() error { return e.Err }
+
+type errorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Detail  any    `json:"detail,omitempty"`
+}
+
+// body renders the envelope with a trailing newline. Apostrophes are
+// escaped as \u0027 because ACR's encoder does so (Go's does not), and
+// clients see the firewall message byte for byte.
+func (e *regError) body() []byte {
+	b, err := json.Marshal(struct {
+		Errors []errorBody `json:"errors"`
+	}{[]errorBody{{e.Code, e.Message, e.Detail}}})
+	if err != nil {
+		// Detail is always built by this package from plain values.
+		b = []byte(`{"errors":[{"code":"UNKNOWN","message":"unknown error"}]}`)
+	}
+	b = bytes.ReplaceAll(b, []byte("'"), []byte(`\u0027`))
+	return append(b, '\n')
+}
+
+// Write sends e as the whole response.
+func (e *regError) Write(w http.ResponseWriter) error {
+	body := e.body()
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Docker-Distribution-Api-Version", "registry/2.0")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Del("X-Content-Type-Options")
+	w.WriteHeader(e.Status)
+	_, err := w.Write(body)
+	return err
+}
+
+func errDenied(addr string) *regError {
+	return &regError{Status: http.StatusForbidden, Code: "DENIED", Message: fmt.Sprintf(msgDeniedFormat, addr)}
+}
+
+func errUnauthorized(detail any, cause error) *regError {
+	return &regError{Status: http.StatusUnauthorized, Code: "UNAUTHORIZED", Message: msgAuthRequired, Detail: detail, Err: cause}
+}
+
+func errUnsupported(msg string) *regError {
+	return &regError{Status: http.StatusBadRequest, Code: "UNSUPPORTED", Message: msg}
+}
+
+var (
+	errNotFound         = &regError{Status: http.StatusNotFound, Code: "NOT_FOUND", Message: "the requested resource was not found"}
+	errMethodNotAllowed = &regError{Status: http.StatusMethodNotAllowed, Code: "UNSUPPORTED", Message: "the method is not supported on this endpoint"}
+)
+
+func errInternal(cause error) *regError {
+	return &regError{Status: http.StatusInternalServerError, Code: "UNKNOWN", Message: "unknown error", Err: cause}
+}

@@ -1,0 +1,86 @@
+package registry
+
+import (
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+
+	"github.com/acremu/acremu/pkg/firewall"
+)
+
+// admit resolves the request's client and judges it with the current
+// policy. It takes no lock and allocates nothing: the front end normally
+// stores the connection's Client in the context; without it (a bare
+// httptest server) the peer is parsed from RemoteAddr.
+func (r *Registry) admit(req *http.Request) (firewall.Client, firewall.Decision) {
+	client, ok := firewall.FromContext(req.Context())
+	if !ok {
+		ap, _ := netip.ParseAddrPort(req.RemoteAddr) // unparsable: the zero address, which no rule matches
+		client = r.resolver.FromPeer(ap.Addr())
+	}
+	client = r.resolver.FromHeaders(client, req.Header)
+	return client, r.policy.Load().Decide(client)
+}
+
+// deny answers a refused request the way ACR does: 403 DENIED naming the
+// client's (translated) address, and no challenge, so a blocked client
+// learns nothing about authentication.
+func (r *Registry) deny(w http.ResponseWriter, req *http.Request, c firewall.Client, d firewall.Decision) {
+	r.denied.Add(1)
+	reason := d.Reason.String()
+	r.denials.add(Denial{
+		Time:   r.now(),
+		Method: req.Method,
+		Path:   req.URL.Path,
+		Peer:   c.Peer,
+		Source: c.Source,
+		Addr:   c.Addr,
+		Reason: reason,
+	})
+	r.log.Warn("firewall denied request",
+		"registry", r.name, "peer", c.Peer, "source", c.Source, "addr", c.Addr,
+		"method", req.Method, "path", req.URL.Path, "reason", reason)
+	_ = errDenied(c.Addr.String()).Write(w)
+}
+
+// stripForwarded removes forwarding headers a client may not set: only a
+// trusted proxy may say where a request came from, and distribution builds
+// Location URLs from X-Forwarded-Proto, X-Forwarded-Host and Forwarded.
+func stripForwarded(h http.Header) {
+	for k := range h {
+		if k == "Forwarded" || strings.HasPrefix(k, "X-Forwarded-") {
+			delete(h, k)
+		}
+	}
+}
+
+// maxDenials is how many denials RecentDenials remembers.
+const maxDenials = 50
+
+// denialRing keeps the last maxDenials denials. Its mutex is on the deny
+// path only.
+type denialRing struct {
+	mu  sync.Mutex
+	buf [maxDenials]Denial
+	n   uint64 // denials ever added
+}
+
+func (d *denialRing) add(x Denial) {
+	d.mu.Lock()
+	d.buf[d.n%maxDenials] = x
+	d.n++
+	d.mu.Unlock()
+}
+
+// list returns the remembered denials, newest first.
+func (d *denialRing) list() []Denial {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	count := min(d.n, maxDenials)
+	out := make([]Denial, 0, count)
+	for i := uint64(1); i <= count; i++ {
+		out = append(out, d.buf[(d.n-i)%maxDenials])
+	}
+	return out
+}

@@ -1,0 +1,222 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/distribution/distribution/v3/registry/handlers"
+
+	"github.com/acremu/acremu/pkg/firewall"
+	"github.com/acremu/acremu/pkg/token"
+)
+
+// Config is the part of a registry's ARM state the data plane needs. Update
+// is called with a fresh Config after every ARM change.
+type Config struct {
+	Name                 string         // registry name as created; the admin username
+	Rules                firewall.Rules // networkRuleSet and publicNetworkAccess
+	AdminUserEnabled     bool
+	Passwords            [2]string // admin passwords "password" and "password2"; "" never matches
+	AnonymousPullEnabled bool      // already effective (the caller clears it for Basic SKU)
+}
+
+// Options are a registry's fixed dependencies.
+type Options struct {
+	StorageDir string             // distribution filesystem root; "" selects distribution's inmemory driver
+	HTTPSecret string             // persisted secret that signs upload state; required
+	Signer     *token.Signer      // signs and verifies ACR tokens, verifies ARM tokens; required
+	Resolver   *firewall.Resolver // NAT, trusted proxies, private networks; nil means none of them
+	Logger     *slog.Logger       // nil means slog.Default()
+	RuleDelay  time.Duration      // rule changes reach the data plane after this delay; 0 means the next request
+	Now        func() time.Time   // nil means time.Now
+}
+
+// Stats counts firewall decisions since New.
+type Stats struct {
+	Allowed uint64
+	Denied  uint64
+}
+
+// Denial records one request the firewall refused.
+type Denial struct {
+	Time   time.Time
+	Method string
+	Path   string
+	Peer   netip.Addr // TCP peer
+	Source netip.Addr // original client (differs from Peer behind a trusted proxy)
+	Addr   netip.Addr // address judged by the rules (Source after NAT)
+	Reason string
+}
+
+// credentials are the authentication settings that swap at once on Update.
+type credentials struct {
+	adminEnabled  bool
+	passwords     [2]string
+	anonymousPull bool
+}
+
+// Registry is the data plane of one emulated registry. It is an
+// http.Handler for /v2/… and /oauth2/…; create it with New.
+type Registry struct {
+	name     string
+	signer   *token.Signer
+	resolver *firewall.Resolver
+	log      *slog.Logger
+	now      func() time.Time
+	delay    time.Duration
+	app      *handlers.App
+
+	policy  atomic.Pointer[firewall.Policy]
+	creds   atomic.Pointer[credentials]
+	allowed atomic.Uint64
+	denied  atomic.Uint64
+	denials denialRing
+	tokens  tokenCache
+
+	mu      sync.Mutex // guards the fields below: delayed policy changes
+	seq     uint64     // sequence number of the latest scheduled policy
+	applied uint64     // sequence number of the policy in effect
+	pending map[uint64]*time.Timer
+	closed  bool
+}
+
+// New validates cfg and opts, compiles the firewall policy and builds the
+// distribution application.
+func New(opts Options, cfg Config) (*Registry, error) {
+	if cfg.Name == "" {
+		return nil, errors.New("registry: empty name")
+	}
+	if opts.HTTPSecret == "" {
+		return nil, fmt.Errorf("registry %s: empty HTTP secret", cfg.Name)
+	}
+	if opts.Signer == nil {
+		return nil, fmt.Errorf("registry %s: no token signer", cfg.Name)
+	}
+	if opts.RuleDelay < 0 {
+		return nil, fmt.Errorf("registry %s: negative rule delay %v", cfg.Name, opts.RuleDelay)
+	}
+	policy, err := firewall.NewPolicy(cfg.Rules)
+	if err != nil {
+		return nil, fmt.Errorf("registry %s: %w", cfg.Name, err)
+	}
+	if opts.Resolver == nil {
+		if opts.Resolver, err = firewall.NewResolver(firewall.ResolverConfig{}); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	r := &Registry{
+		name:     cfg.Name,
+		signer:   opts.Signer,
+		resolver: opts.Resolver,
+		log:      opts.Logger,
+		now:      opts.Now,
+		delay:    opts.RuleDelay,
+		pending:  make(map[uint64]*time.Timer),
+	}
+	r.policy.Store(policy)
+	r.creds.Store(newCredentials(cfg))
+	if r.app, err = newApp(r, opts); err != nil {
+		return nil, fmt.Errorf("registry %s: %w", cfg.Name, err)
+	}
+	return r, nil
+}
+
+func newCredentials(cfg Config) *credentials {
+	return &credentials{
+		adminEnabled:  cfg.AdminUserEnabled,
+		passwords:     cfg.Passwords,
+		anonymousPull: cfg.AnonymousPullEnabled,
+	}
+}
+
+// Name returns the registry name as created.
+func (r *Registry) Name() string { return r.name }
+
+// Close cancels pending rule changes and shuts the application down.
+func (r *Registry) Close() error {
+	r.mu.Lock()
+	r.closed = true
+	for seq, t := range r.pending {
+		t.Stop()
+		delete(r.pending, seq)
+	}
+	r.mu.Unlock()
+	return r.app.Shutdown()
+}
+
+// Stats returns the firewall counters.
+func (r *Registry) Stats() Stats {
+	return Stats{Allowed: r.allowed.Load(), Denied: r.denied.Load()}
+}
+
+// RecentDenials returns the last denials, newest first.
+func (r *Registry) RecentDenials() []Denial { return r.denials.list() }
+
+// ServeHTTP gates every request through the firewall, then serves /v2/…
+// (distribution behind ACR authentication), /oauth2/token and
+// /oauth2/exchange; any other path is a 404 in the registry envelope.
+func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	client, decision := r.admit(req)
+	if !decision.Allowed {
+		r.deny(w, req, client, decision)
+		return
+	}
+	r.allowed.Add(1)
+	if !r.resolver.IsTrustedProxy(client.Peer) {
+		stripForwarded(req.Header)
+	}
+
+	path := req.URL.Path
+	if path == "/v2" || strings.HasPrefix(path, "/v2/") {
+		r.serveV2(w, req)
+		return
+	}
+	var err error
+	switch path {
+	case "/oauth2/token":
+		err = r.serveToken(w, req)
+	case "/oauth2/exchange":
+		err = r.serveExchange(w, req)
+	default:
+		err = errNotFound
+	}
+	if err != nil {
+		r.writeError(w, req, err)
+	}
+}
+
+// writeError is the one place handler errors become responses.
+func (r *Registry) writeError(w http.ResponseWriter, req *http.Request, err error) {
+	var re *regError
+	if !errors.As(err, &re) {
+		re = errInternal(err)
+	}
+	if re.Status >= 500 {
+		r.log.Error("registry request failed", "registry", r.name, "method", req.Method, "path", req.URL.Path, "err", err)
+	} else if re.Err != nil {
+		r.log.Debug("registry request refused", "registry", r.name, "method", req.Method, "path", req.URL.Path, "err", err)
+	}
+	_ = re.Write(w)
+}
+
+// serveV2 hands the request to distribution with a writer that can replace
+// distribution's 401 and routing 404 bodies with ACR's.
+func (r *Registry) serveV2(w http.ResponseWriter, req *http.Request) {
+	vw := &v2Writer{ResponseWriter: w}
+	req = req.WithContext(context.WithValue(req.Context(), v2WriterKey{}, vw))
+	r.app.ServeHTTP(vw, req)
+}
