@@ -1,0 +1,32 @@
+# acremu: `make run` starts the emulator on its embedded defaults;
+# `make test` installs what the suites need and runs all of them.
+
+GO ?= go
+E2E_TIMEOUT ?= 60m
+
+.PHONY: run test unit e2e deps bench vet build
+
+run:
+	$(GO) run ./cmd/acremu serve
+
+build:
+	CGO_ENABLED=0 $(GO) build -o bin/acremu ./cmd/acremu
+
+test: vet unit deps e2e
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/...
+
+unit:
+	$(GO) test -count=1 -race ./...
+
+deps:
+	bash scripts/test-deps.sh
+
+e2e:
+	$(GO) test -count=1 -tags e2e -timeout $(E2E_TIMEOUT) -v ./e2e/...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=200ms ./pkg/firewall/

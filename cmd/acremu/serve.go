@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/acremu/acremu/pkg/firewall"
+	"github.com/acremu/acremu/pkg/server"
+)
+
+// serveOptions are the parsed flags of `acremu serve`.
+type serveOptions struct {
+	cfg            server.Config
+	listen         *listFlag
+	nat            *listFlag
+	trustedProxies *listFlag
+	privateNets    *listFlag
+	registryPorts  string
+	logLevel       string
+	logFormat      string
+}
+
+func serveFlags() (*flag.FlagSet, *serveOptions) {
+	d := server.DefaultConfig()
+	o := &serveOptions{
+		cfg:            d,
+		listen:         newListFlag(d.Listen...),
+		nat:            newListFlag("127.0.0.0/8=203.0.113.10", "::1=203.0.113.10"),
+		trustedProxies: newListFlag(),
+		privateNets:    newListFlag(),
+	}
+	fs := flag.NewFlagSet("acremu serve", flag.ContinueOnError)
+	c := &o.cfg
+	fs.StringVar(&c.DataDir, "data-dir", d.DataDir, "directory for the state file, images, keys and the generated CA")
+	fs.BoolVar(&c.InMemory, "in-memory", false, "keep nothing on disk (state is lost at exit)")
+	fs.Var(o.listen, "listen", "front-end `address` (repeatable); every port speaks plain HTTP and TLS")
+	fs.StringVar(&c.PublicHost, "public-host", d.PublicHost, "host `name` put into reported addresses (loginServer, realms)")
+	fs.StringVar(&c.DefaultRegistry, "default-registry", d.DefaultRegistry, "registry created at first start and served on the front end (empty: none)")
+	fs.StringVar(&o.registryPorts, "registry-ports", d.RegistryPorts.String(), "port `range` for the other registries, one port each")
+	fs.StringVar(&c.Domain, "domain", "", "route registries by name: loginServer <name>.`DOMAIN` (instead of a port each)")
+	fs.StringVar(&c.Subscription, "subscription", d.Subscription, "subscription `id` of the development identity")
+	fs.StringVar(&c.Tenant, "tenant", d.Tenant, "tenant `id` of the development identity")
+	fs.StringVar(&c.ClientID, "client-id", d.ClientID, "service principal client `id`")
+	fs.StringVar(&c.ClientSecret, "client-secret", d.ClientSecret, "service principal `secret`")
+	fs.Var(o.nat, "nat", "`CIDR=IP`: clients from CIDR appear to the firewall as public IP (repeatable; replaces the default; 'none' for no NAT)")
+	fs.Var(o.trustedProxies, "trusted-proxy", "`CIDR` of peers allowed to report the client address (X-Forwarded-For, Forwarded, PROXY protocol; repeatable)")
+	fs.Var(o.privateNets, "private-network", "`CIDR` of sources that count as private endpoints: IP rules and public access do not apply (repeatable)")
+	fs.DurationVar(&c.RuleDelay, "rule-delay", 0, "rule changes reach the data plane after this `duration` (imitates ACR's propagation)")
+	fs.IntVar(&c.MaxIPRules, "max-ip-rules", d.MaxIPRules, "IP rules allowed per registry")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate `file` to serve instead of one from the acremu CA")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key `file` for --tls-cert")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log `format`: text or json")
+	fs.Usage = usage(fs, "Usage: acremu serve [flags]\n\nRuns the registries' data plane, the ARM API and the token endpoints in one process.\n")
+	return fs, o
+}
+
+// config turns the parsed flags into a server configuration.
+func (o *serveOptions) config() (server.Config, error) {
+	c := o.cfg
+	var errs []error
+	c.Listen = o.listen.values
+	pr, err := server.ParsePortRange(o.registryPorts)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c.RegistryPorts = pr
+	c.NAT = nil
+	for _, v := range o.nat.values {
+		n, err := firewall.ParseNAT(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--nat: %w", err))
+			continue
+		}
+		c.NAT = append(c.NAT, n)
+	}
+	parse := func(flagName string, values []string) []netip.Prefix {
+		var out []netip.Prefix
+		for _, v := range values {
+			p, err := firewall.ParsePrefix(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("--%s %q: %v", flagName, v, err))
+				continue
+			}
+			out = append(out, p)
+		}
+		return out
+	}
+	c.TrustedProxies = parse("trusted-proxy", o.trustedProxies.values)
+	c.PrivateNetworks = parse("private-network", o.privateNets.values)
+	return c, errors.Join(errs...)
+}
+
+func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+func serve(args []string) int {
+	fs, o := serveFlags()
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "acremu serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if err := applyEnv(fs); err != nil {
+		fmt.Fprintln(os.Stderr, "acremu serve:", err)
+		return 2
+	}
+	cfg, err := o.config()
+	if err == nil {
+		cfg.Logger, err = newLogger(o.logLevel, o.logFormat, os.Stderr)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "acremu serve:", err)
+		return 2
+	}
+	slog.SetDefault(cfg.Logger)
+
+	srv, err := server.New(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "acremu serve:", err)
+		return 1
+	}
+	srv.Start()
+	printBanner(os.Stdout, cfg, srv.Info())
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	cfg.Logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Close(shutdownCtx); err != nil {
+		cfg.Logger.Error("shutdown", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func printBanner(w io.Writer, cfg server.Config, info server.Info) {
+	fmt.Fprintf(w, "acremu %s: Azure Container Registry emulator with an enforcing firewall\n", version)
+	for _, l := range info.Listeners {
+		fmt.Fprintf(w, "  listening       %s (HTTP and HTTPS on the same port)\n", l)
+	}
+	switch {
+	case info.CAPath != "":
+		fmt.Fprintf(w, "  CA certificate  %s (also at %s)\n", info.CAPath, info.CAURL)
+	case info.CAURL != "":
+		fmt.Fprintf(w, "  CA certificate  %s (in memory)\n", info.CAURL)
+	}
+	if cfg.InMemory {
+		fmt.Fprintln(w, "  state           in memory (lost at exit)")
+	} else {
+		fmt.Fprintf(w, "  state           %s\n", cfg.DataDir)
+	}
+	fmt.Fprintf(w, "  subscription    %s\n  tenant          %s\n  client id       %s\n  client secret   %s\n",
+		cfg.Subscription, cfg.Tenant, cfg.ClientID, cfg.ClientSecret)
+	for _, n := range cfg.NAT {
+		fmt.Fprintf(w, "  NAT             clients from %s appear as %s\n", n.From, n.To)
+	}
+	if d := info.Default; d != nil {
+		fmt.Fprintf(w, "  registry        %s at %s\n  admin user      %s\n  password        %s\n  password2       %s\n",
+			d.Name, d.LoginServer, d.Username, d.Passwords[0], d.Passwords[1])
+		front := info.Listeners[0]
+		fmt.Fprintf(w, "\nNext:\n  docker login %s -u %s -p %s\n", d.LoginServer, d.Username, d.Passwords[0])
+		fmt.Fprintf(w, "  curl http://%s/_acremu/whoami          # your address as the firewall sees it\n", front)
+		fmt.Fprintf(w, "  eval \"$(acremu az-login --server https://%s)\"  # then: az acr update -n %s --default-action Deny\n",
+			strings.Replace(front, "0.0.0.0", "127.0.0.1", 1), d.Name)
+	}
+}

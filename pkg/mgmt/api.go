@@ -1,0 +1,248 @@
+package mgmt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/acremu/acremu/pkg/store"
+	"github.com/acremu/acremu/pkg/token"
+)
+
+// Hooks connect ARM changes to whoever serves registries (the front end).
+// They are called without any store transaction open (except AllocatePort)
+// and in commit order; they must not call back into the API.
+type Hooks interface {
+	// AllocatePort is called inside the create transaction with the ports
+	// already used by registries; it returns the data-plane port for the new
+	// registry (0 = served on the front end). An error fails the create and
+	// stores nothing: ErrNoPort (wrapped) gives a 409, anything else a 500.
+	AllocatePort(inUse []int) (int, error)
+	// RegistryChanged is called after the transaction committed: the
+	// registry was created or updated (including regenerated passwords).
+	RegistryChanged(r store.Registry)
+	// RegistryDeleted is called after the transaction committed; the front
+	// end removes its images.
+	RegistryDeleted(r store.Registry)
+	// LoginServer is what ARM reports as properties.loginServer.
+	LoginServer(r store.Registry) string
+}
+
+// UsageReporter is an optional extension of Hooks: when the Hooks value
+// implements it, listUsages reports the registry's storage use as the Size
+// usage's currentValue (otherwise 0).
+type UsageReporter interface {
+	UsedBytes(r store.Registry) int64
+}
+
+// ErrNoPort is what AllocatePort wraps when every data-plane port is taken;
+// the create then fails with 409 NoPortAvailable.
+var ErrNoPort = errors.New("no data-plane port available")
+
+// Config configures an API. Store, Signer, Hooks, Subscription, Tenant,
+// ClientID and ClientSecret are required.
+type Config struct {
+	Store        *store.Store
+	Signer       *token.Signer
+	Hooks        Hooks
+	Subscription string // a GUID; well-known dev value 11111111-1111-1111-1111-111111111111
+	Tenant       string // 22222222-2222-2222-2222-222222222222
+	ClientID     string // 33333333-3333-3333-3333-333333333333
+	ClientSecret string // acremu-dev-secret
+	MaxIPRules   int    // IP rules per registry; 0 = 100
+	PageSize     int    // items per list page before a nextLink; 0 = 100
+	Logger       *slog.Logger
+	Now          func() time.Time // nil = time.Now
+}
+
+// Defaults for the zero values of Config.
+const (
+	DefaultMaxIPRules = 100
+	DefaultPageSize   = 100
+)
+
+// TokenTTL is the lifetime of ARM access tokens from the ADFS endpoint.
+const TokenTTL = time.Hour
+
+var guidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// API serves the ARM and ADFS endpoints. It is safe for concurrent use.
+type API struct {
+	cfg    Config
+	log    *slog.Logger
+	now    func() time.Time
+	router chi.Router
+
+	// writeMu orders each store write together with its hook calls, so
+	// hooks see changes in commit order (bbolt serialises writers anyway).
+	writeMu sync.Mutex
+}
+
+// New validates cfg and returns an API.
+func New(cfg Config) (*API, error) {
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("mgmt: Config.Store is required")
+	case cfg.Signer == nil:
+		return nil, errors.New("mgmt: Config.Signer is required")
+	case cfg.Hooks == nil:
+		return nil, errors.New("mgmt: Config.Hooks is required")
+	case !guidPattern.MatchString(cfg.Subscription):
+		return nil, fmt.Errorf("mgmt: subscription %q is not a GUID", cfg.Subscription)
+	case strings.TrimSpace(cfg.Tenant) == "":
+		return nil, errors.New("mgmt: Config.Tenant is required")
+	case strings.TrimSpace(cfg.ClientID) == "":
+		return nil, errors.New("mgmt: Config.ClientID is required")
+	case cfg.ClientSecret == "":
+		return nil, errors.New("mgmt: Config.ClientSecret is required")
+	case cfg.MaxIPRules < 0:
+		return nil, fmt.Errorf("mgmt: MaxIPRules %d is negative", cfg.MaxIPRules)
+	case cfg.PageSize < 0:
+		return nil, fmt.Errorf("mgmt: PageSize %d is negative", cfg.PageSize)
+	}
+	if cfg.MaxIPRules == 0 {
+		cfg.MaxIPRules = DefaultMaxIPRules
+	}
+	if cfg.PageSize == 0 {
+		cfg.PageSize = DefaultPageSize
+	}
+	a := &API{cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	a.router = a.routes()
+	return a, nil
+}
+
+// ServeHTTP routes ARM, ADFS and metadata requests. Paths match
+// case-insensitively, as in ARM (the resources SDK sends /resourcegroups/,
+// the registry SDK /resourceGroups/).
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
+	if len(path) > 1 {
+		path = strings.TrimSuffix(path, "/")
+	}
+	// A fresh routing context: chi would otherwise reuse the one of a router
+	// that mounted us, and route on its state.
+	rctx := chi.NewRouteContext()
+	rctx.RoutePath = asciiLower(path)
+	ctx := context.WithValue(r.Context(), chi.RouteCtxKey, rctx)
+	ctx = context.WithValue(ctx, stateKey{}, &reqState{path: path})
+	a.router.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// handlerFunc is an ARM handler: it writes a success response or returns
+// an error for writeError.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (a *API) handle(f handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := f(w, r); err != nil {
+			a.writeError(w, r, err)
+		}
+	}
+}
+
+func (a *API) routes() chi.Router {
+	r := chi.NewRouter()
+	r.Use(a.commonHeaders)
+
+	// Unauthenticated: discovery and token issuance.
+	r.Get("/adfs/.well-known/openid-configuration", a.openIDConfiguration)
+	r.Post("/adfs/oauth2/token", a.tokenEndpoint)
+	r.Get("/metadata/endpoints", a.handle(a.metadataEndpoints))
+
+	r.Group(func(r chi.Router) {
+		r.Use(a.armGuard)
+		h := a.handle
+		r.Get("/subscriptions", h(a.listSubscriptions))
+		r.Get("/tenants", h(a.listTenants))
+		r.Get("/subscriptions/{sub}", h(a.getSubscription))
+
+		r.Get("/subscriptions/{sub}/resourcegroups", h(a.listGroups))
+		const group = "/subscriptions/{sub}/resourcegroups/{rg}"
+		r.Put(group, h(a.putGroup))
+		r.Get(group, h(a.getGroup))
+		r.Head(group, h(a.headGroup))
+		r.Patch(group, h(a.patchGroup))
+		r.Delete(group, h(a.deleteGroup))
+
+		r.Get("/subscriptions/{sub}/resources", h(a.listResources))
+		r.Get(group+"/resources", h(a.listResources))
+
+		const provider = "/providers/microsoft.containerregistry"
+		r.Get("/subscriptions/{sub}"+provider+"/registries", h(a.listRegistries))
+		r.Post("/subscriptions/{sub}"+provider+"/checknameavailability", h(a.checkNameAvailability))
+		r.Get(group+provider+"/registries", h(a.listRegistries))
+		const registry = group + provider + "/registries/{name}"
+		r.Put(registry, h(a.putRegistry))
+		r.Get(registry, h(a.getRegistry))
+		r.Patch(registry, h(a.patchRegistry))
+		r.Delete(registry, h(a.deleteRegistry))
+		r.Post(registry+"/listcredentials", h(a.listCredentials))
+		r.Post(registry+"/regeneratecredential", h(a.regenerateCredential))
+		r.Get(registry+"/listusages", h(a.listUsages))
+	})
+
+	r.NotFound(a.handle(a.notFound))
+	r.MethodNotAllowed(a.handle(a.methodNotAllowed))
+	return r
+}
+
+// notFound answers paths no route knows. ARM paths still authenticate
+// first, so an anonymous caller learns nothing about the URL space.
+func (a *API) notFound(w http.ResponseWriter, r *http.Request) error {
+	if isARMPath(r) {
+		if err := a.precheck(w, r); err != nil {
+			return err
+		}
+	}
+	path := state(r).path
+	return newError(http.StatusNotFound, "NotFound", "The requested resource path '%s' was not found.", path)
+}
+
+func (a *API) methodNotAllowed(w http.ResponseWriter, r *http.Request) error {
+	if isARMPath(r) {
+		if err := a.precheck(w, r); err != nil {
+			return err
+		}
+	}
+	return newError(http.StatusMethodNotAllowed, "MethodNotAllowed",
+		"The HTTP method '%s' is not supported for the resource path '%s'.", r.Method, state(r).path)
+}
+
+// isARMPath reports whether r needs ARM authentication: everything except
+// the ADFS and metadata endpoints.
+func isARMPath(r *http.Request) bool {
+	p := asciiLower(state(r).path)
+	return !hasSegmentPrefix(p, "/adfs") && !hasSegmentPrefix(p, "/metadata")
+}
+
+func hasSegmentPrefix(path, prefix string) bool {
+	return path == prefix || strings.HasPrefix(path, prefix+"/")
+}
+
+// commit runs fn in one store transaction and then, after the commit and
+// in commit order, after (the hook calls). fn's errors pass through.
+func (a *API) commit(fn func(*store.Tx) error, after func()) error {
+	a.writeMu.Lock()
+	defer a.writeMu.Unlock()
+	if err := a.cfg.Store.Update(fn); err != nil {
+		return err
+	}
+	if after != nil {
+		after()
+	}
+	return nil
+}

@@ -1,0 +1,272 @@
+package mgmt
+
+import (
+	"errors"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/acremu/acremu/pkg/store"
+)
+
+func registryNotFound(rg, name string) error {
+	return newError(http.StatusNotFound, "ResourceNotFound",
+		"The Resource '%s/%s' under resource group '%s' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+		registryType, name, rg)
+}
+
+// alreadyInUse is ACR's answer when the (global) name belongs to a
+// registry elsewhere. It names the public DNS name, not our login server,
+// exactly as ACR words it.
+func alreadyInUse(name string) error {
+	return newError(http.StatusConflict, "AlreadyInUse",
+		"The registry DNS name %s.azurecr.io is already in use. You can check if the name is already claimed using following API: https://docs.microsoft.com/en-us/rest/api/containerregistry/registries/checknameavailability",
+		strings.ToLower(name))
+}
+
+// lookupRegistry returns the registry name in resource group g, or 404.
+// Registry names are global, so one that exists in another group is also
+// "not found" here.
+func (a *API) lookupRegistry(tx *store.Tx, g store.ResourceGroup, name string) (store.Registry, error) {
+	reg, err := tx.Registry(name)
+	if errors.Is(err, store.ErrNotFound) || err == nil && !a.inGroup(reg, g) {
+		return store.Registry{}, registryNotFound(g.Name, name)
+	}
+	return reg, err
+}
+
+func (a *API) inGroup(reg store.Registry, g store.ResourceGroup) bool {
+	return strings.EqualFold(reg.Subscription, g.Subscription) && strings.EqualFold(reg.ResourceGroup, g.Name)
+}
+
+func (a *API) render(r *http.Request, reg store.Registry) registryJSON {
+	return renderRegistry(reg, state(r).apiVersion, a.cfg.Hooks.LoginServer(reg))
+}
+
+// putRegistry creates a registry (201) or replaces the definition of one in
+// the same resource group (200). It completes synchronously: no
+// Azure-AsyncOperation header, provisioningState Succeeded, which both az
+// and the Azure SDK pollers accept. Like any ARM PUT it is a full replace:
+// properties left out return to their defaults; the identity (creation
+// time, passwords, port) stays.
+func (a *API) putRegistry(w http.ResponseWriter, r *http.Request) error {
+	rg, name := pathParam(r, "rg"), pathParam(r, "name")
+	if err := validateRegistryName(name); err != nil {
+		return err
+	}
+	var in registryInput
+	if err := decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	if in.Location == nil || normalizeLocation(*in.Location) == "" {
+		return badRequest("LocationRequired", "The location property is required for this definition.")
+	}
+	loc := normalizeLocation(*in.Location)
+	appID := claimsFrom(r.Context()).AppID
+	now := a.now().UTC()
+	var reg store.Registry
+	created := false
+	err := a.commit(func(tx *store.Tx) error {
+		g, err := a.lookupGroup(tx, rg)
+		if err != nil {
+			return err
+		}
+		old, err := tx.Registry(name)
+		switch {
+		case err == nil:
+			if !a.inGroup(old, g) {
+				return alreadyInUse(name)
+			}
+			if old.Location != loc {
+				return newError(http.StatusConflict, "InvalidResourceLocation",
+					"The resource '%s' already exists in location '%s' in resource group '%s'. A resource with the same name cannot be created in location '%s'. Please select a new resource name.",
+					old.Name, old.Location, g.Name, loc)
+			}
+			reg = defaultRegistry()
+			reg.Subscription, reg.ResourceGroup, reg.Name, reg.Location = old.Subscription, old.ResourceGroup, old.Name, old.Location
+			reg.Passwords, reg.Port, reg.CreatedAt, reg.CreatedBy = old.Passwords, old.Port, old.CreatedAt, old.CreatedBy
+		case errors.Is(err, store.ErrNotFound):
+			reg = defaultRegistry()
+			reg.Subscription, reg.ResourceGroup, reg.Name, reg.Location = g.Subscription, g.Name, name, loc
+			reg.Passwords = [2]string{newPassword(), newPassword()}
+			reg.CreatedAt, reg.CreatedBy = now, appID
+			created = true
+		default:
+			return err
+		}
+		if err := in.applyTo(&reg, true, a.cfg.MaxIPRules); err != nil {
+			return err
+		}
+		if err := checkSKUFeatures(reg); err != nil {
+			return err
+		}
+		stamp(&reg, appID, now)
+		if created {
+			// Last, so that invalid input never costs a port.
+			if reg.Port, err = a.allocatePort(tx); err != nil {
+				return err
+			}
+		}
+		return tx.PutRegistry(reg)
+	}, func() { a.cfg.Hooks.RegistryChanged(reg) })
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+		a.log.Info("registry created", "registry", reg.Name, "resourceGroup", reg.ResourceGroup, "sku", reg.SKU, "port", reg.Port)
+	} else {
+		a.log.Info("registry replaced", "registry", reg.Name)
+	}
+	writeJSON(w, status, a.render(r, reg))
+	return nil
+}
+
+// allocatePort asks the hooks for a data-plane port, telling them which
+// ports registries already use.
+func (a *API) allocatePort(tx *store.Tx) (int, error) {
+	regs, err := tx.Registries("", "")
+	if err != nil {
+		return 0, err
+	}
+	var inUse []int
+	for _, r := range regs {
+		if r.Port != 0 {
+			inUse = append(inUse, r.Port)
+		}
+	}
+	sort.Ints(inUse)
+	port, err := a.cfg.Hooks.AllocatePort(inUse)
+	switch {
+	case errors.Is(err, ErrNoPort):
+		e := newError(http.StatusConflict, "NoPortAvailable",
+			"No data-plane port is free for a new registry; delete a registry or start acremu with more registry ports.")
+		e.cause = err
+		return 0, e
+	case err != nil:
+		return 0, internalError(err)
+	}
+	return port, nil
+}
+
+func (a *API) getRegistry(w http.ResponseWriter, r *http.Request) error {
+	var reg store.Registry
+	err := a.cfg.Store.View(func(tx *store.Tx) error {
+		g, err := a.lookupGroup(tx, pathParam(r, "rg"))
+		if err != nil {
+			return err
+		}
+		reg, err = a.lookupRegistry(tx, g, pathParam(r, "name"))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, a.render(r, reg))
+	return nil
+}
+
+// patchRegistry merges the update into the stored registry inside one
+// transaction, so concurrent PATCHes of different fields never lose each
+// other's changes. location and zoneRedundancy are not updatable in ARM
+// and are ignored. Answers 200 with the registry, as recorded from ACR.
+func (a *API) patchRegistry(w http.ResponseWriter, r *http.Request) error {
+	var in registryInput
+	if err := decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	appID := claimsFrom(r.Context()).AppID
+	var reg store.Registry
+	err := a.commit(func(tx *store.Tx) error {
+		g, err := a.lookupGroup(tx, pathParam(r, "rg"))
+		if err != nil {
+			return err
+		}
+		if reg, err = a.lookupRegistry(tx, g, pathParam(r, "name")); err != nil {
+			return err
+		}
+		if err := in.applyTo(&reg, false, a.cfg.MaxIPRules); err != nil {
+			return err
+		}
+		if err := checkSKUFeatures(reg); err != nil {
+			return err
+		}
+		stamp(&reg, appID, a.now().UTC())
+		return tx.PutRegistry(reg)
+	}, func() { a.cfg.Hooks.RegistryChanged(reg) })
+	if err != nil {
+		return err
+	}
+	a.log.Info("registry updated", "registry", reg.Name)
+	writeJSON(w, http.StatusOK, a.render(r, reg))
+	return nil
+}
+
+// deleteRegistry answers 200 with an empty body (as recorded from ACR), or
+// 204 when there is nothing to delete.
+func (a *API) deleteRegistry(w http.ResponseWriter, r *http.Request) error {
+	var reg store.Registry
+	found := false
+	err := a.commit(func(tx *store.Tx) error {
+		g, err := a.lookupGroup(tx, pathParam(r, "rg"))
+		if err != nil {
+			return err
+		}
+		reg, err = tx.Registry(pathParam(r, "name"))
+		if errors.Is(err, store.ErrNotFound) || err == nil && !a.inGroup(reg, g) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		found = true
+		return tx.DeleteRegistry(reg.Name)
+	}, func() {
+		if found {
+			a.cfg.Hooks.RegistryDeleted(reg)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if !found {
+		writeEmpty(w, http.StatusNoContent)
+		return nil
+	}
+	a.log.Info("registry deleted", "registry", reg.Name, "resourceGroup", reg.ResourceGroup)
+	writeEmpty(w, http.StatusOK)
+	return nil
+}
+
+// listRegistries lists the registries of the subscription, or of the
+// resource group when the route has one, in pages.
+func (a *API) listRegistries(w http.ResponseWriter, r *http.Request) error {
+	var regs []store.Registry
+	err := a.cfg.Store.View(func(tx *store.Tx) error {
+		rg := ""
+		if name := pathParam(r, "rg"); name != "" {
+			g, err := a.lookupGroup(tx, name)
+			if err != nil {
+				return err
+			}
+			rg = g.Name
+		}
+		var err error
+		regs, err = tx.Registries(a.cfg.Subscription, rg)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	page, err := paginate(a, r, regs, func(reg store.Registry) string { return strings.ToLower(reg.Name) })
+	if err != nil {
+		return err
+	}
+	out := list[registryJSON]{Value: make([]registryJSON, len(page.Value)), NextLink: page.NextLink}
+	for i, reg := range page.Value {
+		out.Value[i] = a.render(r, reg)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

@@ -1,0 +1,112 @@
+package server
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/acremu/acremu/pkg/firewall"
+)
+
+// routes is the handler of one port. boundRegistry is the lower-cased name
+// of the registry that owns the port ("" on front-end ports).
+func (s *Server) routes(boundRegistry string) http.Handler {
+	r := chi.NewRouter()
+	r.Get("/_acremu/health", s.health)
+	r.Head("/_acremu/health", s.health)
+	r.Get("/_acremu/whoami", s.whoami)
+	r.Get("/_acremu/ca.crt", s.caCert)
+	dataPlane := func(w http.ResponseWriter, req *http.Request) {
+		sr := s.pick(boundRegistry, req.Host)
+		if sr == nil {
+			writeRegistryError(w, http.StatusNotFound, "NAME_UNKNOWN", "no registry is served at "+req.Host)
+			return
+		}
+		sr.reg.ServeHTTP(w, req)
+	}
+	r.HandleFunc("/v2", dataPlane)
+	r.HandleFunc("/v2/*", dataPlane)
+	r.HandleFunc("/oauth2/*", dataPlane)
+	// The ARM API is created after the front-end listeners are bound (it
+	// needs their port for loginServer values), so resolve it per request.
+	arm := func(w http.ResponseWriter, req *http.Request) { s.api.ServeHTTP(w, req) }
+	r.NotFound(arm)
+	r.MethodNotAllowed(arm)
+	return r
+}
+
+// pick chooses the registry for a data-plane request: the port's own
+// registry, else (with --domain) the registry named by the Host, else the
+// default registry.
+func (s *Server) pick(boundRegistry, host string) *servedRegistry {
+	set := s.regs.Load()
+	if boundRegistry != "" {
+		return set.byName[boundRegistry]
+	}
+	if s.cfg.Domain != "" {
+		h := strings.ToLower(host)
+		if hh, _, err := net.SplitHostPort(h); err == nil {
+			h = hh
+		}
+		if name, ok := strings.CutSuffix(strings.TrimSuffix(h, "."), "."+s.cfg.Domain); ok {
+			if sr := set.byName[name]; sr != nil {
+				return sr
+			}
+		}
+	}
+	if s.cfg.DefaultRegistry == "" {
+		return nil
+	}
+	return set.byName[strings.ToLower(s.cfg.DefaultRegistry)]
+}
+
+func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Write([]byte(`{"status":"ok"}` + "\n"))
+}
+
+// whoamiResponse is the client address as the firewall sees it.
+type whoamiResponse struct {
+	IP      string `json:"ip"`      // the address IP rules are matched against
+	Source  string `json:"source"`  // the client's own address (before NAT)
+	Peer    string `json:"peer"`    // the TCP peer (a proxy, when one relays)
+	Private bool   `json:"private"` // counts as a private endpoint
+}
+
+func (s *Server) whoami(w http.ResponseWriter, req *http.Request) {
+	c := s.clientOf(req)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	json.NewEncoder(w).Encode(whoamiResponse{IP: c.Addr.String(), Source: c.Source.String(), Peer: c.Peer.String(), Private: c.Private})
+}
+
+// clientOf is the request's client exactly as the data plane judges it.
+func (s *Server) clientOf(req *http.Request) firewall.Client {
+	c, ok := firewall.FromContext(req.Context())
+	if !ok {
+		if ap, err := netipAddrPort(req.RemoteAddr); err == nil {
+			c = s.resolver.FromPeer(ap)
+		}
+	}
+	return s.resolver.FromHeaders(c, req.Header)
+}
+
+func (s *Server) caCert(w http.ResponseWriter, _ *http.Request) {
+	if s.ca == nil {
+		writeRegistryError(w, http.StatusNotFound, "NOT_FOUND", "acremu serves a user-supplied certificate (--tls-cert); it has no CA")
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	w.Write(s.ca.CertPEM())
+}
+
+// writeRegistryError writes the registry error envelope for requests that
+// reach no registry.
+func writeRegistryError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Docker-Distribution-Api-Version", "registry/2.0")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]string{{"code": code, "message": msg}}})
+}

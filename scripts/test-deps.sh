@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs and starts what the end-to-end suites need on a fresh Debian 12
+# machine: the docker engine, the Azure CLI, skopeo, Chromium, iproute2 and
+# jq from Debian, and a running docker daemon. Safe to run repeatedly.
+set -euo pipefail
+
+need=()
+command -v dockerd >/dev/null || need+=(docker.io)
+command -v az >/dev/null || need+=(azure-cli)
+command -v skopeo >/dev/null || need+=(skopeo)
+command -v chromium >/dev/null || need+=(chromium)
+command -v ip >/dev/null || need+=(iproute2)
+command -v jq >/dev/null || need+=(jq)
+command -v unshare >/dev/null || need+=(util-linux)
+if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null; then need+=(docker-compose); fi
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if ! docker info >/dev/null 2>&1; then
+  echo "starting dockerd"
+  mkdir -p /var/log
+  nohup dockerd >/var/log/acremu-test-dockerd.log 2>&1 &
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && break
+    sleep 1
+  done
+  docker info >/dev/null 2>&1 || { echo "dockerd did not start:"; tail -50 /var/log/acremu-test-dockerd.log; exit 1; }
+fi
