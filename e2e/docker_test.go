@@ -181,4 +181,6 @@ func TestDockerSeedFlow(t *testing.T) {
 	})
 }
 
-func localCopy(image string) string { return "acremu-e2e-local/" + strings.ReplaceAll(image[strings.Index(image, "/")+1:], ":", "-") + ":keep" }
+func localCopy(image string) string {
+	return "acremu-e2e-local/" + strings.ReplaceAll(image[strings.Index(image, "/")+1:], ":", "-") + ":keep"
+}

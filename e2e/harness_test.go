@@ -219,7 +219,9 @@ func (in *instance) stop() {
 func (in *instance) Host() string { return fmt.Sprintf("localhost:%d", in.Port) }
 
 // URL is a plain-HTTP URL on the front end.
-func (in *instance) URL(path string) string { return fmt.Sprintf("http://127.0.0.1:%d%s", in.Port, path) }
+func (in *instance) URL(path string) string {
+	return fmt.Sprintf("http://127.0.0.1:%d%s", in.Port, path)
+}
 
 // CAPool trusts acremu's CA.
 func (in *instance) CAPool() *x509.CertPool {
