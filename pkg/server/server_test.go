@@ -1,0 +1,319 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/acremu/acremu/pkg/firewall"
+)
+
+// freeRange finds n consecutive free loopback ports.
+func freeRange(t *testing.T, n int) PortRange {
+	t.Helper()
+	for base := 31000 + os.Getpid()%2000*10; base < 60000; base += 37 {
+		ok := true
+		for p := base; p < base+n && ok; p++ {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+			if err != nil {
+				ok = false
+				continue
+			}
+			l.Close()
+		}
+		if ok {
+			return PortRange{base, base + n - 1}
+		}
+	}
+	t.Fatal("no free port range")
+	return PortRange{}
+}
+
+func testConfig(t *testing.T) Config {
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.Listen = []string{"127.0.0.1:0"}
+	cfg.RegistryPorts = freeRange(t, 3)
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	return cfg
+}
+
+func startServer(t *testing.T, cfg Config) *Server {
+	t.Helper()
+	s, err := New(cfg)
+	require.NoError(t, err)
+	s.Start()
+	t.Cleanup(func() { s.Close(context.Background()) })
+	return s
+}
+
+// client talks to s as one user: plain HTTP, with an ARM token on demand.
+type client struct {
+	t    *testing.T
+	base string
+	http *http.Client
+}
+
+func newClient(t *testing.T, s *Server) *client {
+	return &client{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", s.FrontPort()), http: &http.Client{Timeout: 10 * time.Second}}
+}
+
+func (c *client) do(method, rawURL string, body any, header http.Header) (int, []byte) {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, rawURL, rd)
+	require.NoError(c.t, err)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := c.http.Do(req)
+	require.NoError(c.t, err)
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}
+
+func (c *client) token() string {
+	c.t.Helper()
+	resp, err := c.http.PostForm(c.base+"/adfs/oauth2/token", url.Values{
+		"grant_type": {"client_credentials"}, "client_id": {DefaultClientID}, "client_secret": {DefaultClientSecret}, "scope": {"https://management.azure.com/.default"},
+	})
+	require.NoError(c.t, err)
+	defer resp.Body.Close()
+	var tok struct{ AccessToken string `json:"access_token"` }
+	require.NoError(c.t, json.NewDecoder(resp.Body).Decode(&tok))
+	return tok.AccessToken
+}
+
+func (c *client) arm(method, path string, body any) (int, map[string]any) {
+	c.t.Helper()
+	h := http.Header{"Authorization": {"Bearer " + c.token()}, "Content-Type": {"application/json"}}
+	status, out := c.do(method, c.base+path+"?api-version=2023-07-01", body, h)
+	var m map[string]any
+	json.Unmarshal(out, &m)
+	return status, m
+}
+
+const sub = "/subscriptions/" + DefaultSubscription
+
+func regPath(rg, name string) string {
+	return sub + "/resourceGroups/" + rg + "/providers/Microsoft.ContainerRegistry/registries/" + name
+}
+
+func loginServerOf(t *testing.T, m map[string]any) string {
+	t.Helper()
+	props, ok := m["properties"].(map[string]any)
+	require.True(t, ok, "no properties in %v", m)
+	return props["loginServer"].(string)
+}
+
+func TestDefaultRegistryServedOnFrontEndForAnyHost(t *testing.T) {
+	s := startServer(t, testConfig(t))
+	c := newClient(t, s)
+	status, m := c.arm("GET", regPath(DefaultResourceGroup, "myregistry"), nil)
+	require.Equal(t, 200, status, m)
+	require.Equal(t, fmt.Sprintf("localhost:%d", s.FrontPort()), loginServerOf(t, m))
+
+	for _, host := range []string{"localhost", "127.0.0.1", "unknown.example"} {
+		t.Run(host, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", c.base+"/v2/", nil)
+			req.Host = fmt.Sprintf("%s:%d", host, s.FrontPort())
+			resp, err := c.http.Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, 401, resp.StatusCode)
+			require.Equal(t, fmt.Sprintf(`Bearer realm="http://%s/oauth2/token",service="%s"`, req.Host, req.Host), resp.Header.Get("WWW-Authenticate"))
+		})
+	}
+}
+
+func TestRegistryPortLifecycle(t *testing.T) {
+	cfg := testConfig(t)
+	s := startServer(t, cfg)
+	c := newClient(t, s)
+	status, m := c.arm("PUT", sub+"/resourcegroups/rg", map[string]any{"location": "eastus"})
+	require.Contains(t, []int{200, 201}, status, m)
+	status, m = c.arm("PUT", regPath("rg", "portreg"), map[string]any{"location": "eastus", "sku": map[string]string{"name": "Premium"}})
+	require.Equal(t, 201, status, m)
+	login := loginServerOf(t, m)
+	require.Equal(t, fmt.Sprintf("localhost:%d", cfg.RegistryPorts.First), login)
+
+	v2 := func() (int, error) {
+		resp, err := c.http.Get(fmt.Sprintf("http://127.0.0.1:%d/v2/", cfg.RegistryPorts.First))
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	code, err := v2()
+	require.NoError(t, err)
+	require.Equal(t, 401, code)
+
+	// The port answers TLS too, with a certificate from the acremu CA.
+	tlsClient := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.CA().Pool()}}}
+	resp, err := tlsClient.Get("https://" + login + "/v2/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 401, resp.StatusCode)
+
+	// A restart reopens the port.
+	require.NoError(t, s.Close(context.Background()))
+	s2 := startServer(t, cfg)
+	code, err = v2()
+	require.NoError(t, err)
+	require.Equal(t, 401, code)
+
+	// Deleting closes it and removes the storage.
+	c2 := newClient(t, s2)
+	status, _ = c2.arm("DELETE", regPath("rg", "portreg"), nil)
+	require.Equal(t, 200, status)
+	_, err = v2()
+	require.Error(t, err)
+	require.NoDirExists(t, filepath.Join(cfg.DataDir, "registries", "portreg"))
+}
+
+func TestDomainRoutingByHostAndSNI(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Domain = "acremu.test"
+	s := startServer(t, cfg)
+	c := newClient(t, s)
+	c.arm("PUT", sub+"/resourcegroups/rg", map[string]any{"location": "eastus"})
+	status, m := c.arm("PUT", regPath("rg", "Contoso"), map[string]any{"location": "eastus", "sku": map[string]string{"name": "Premium"}})
+	require.Equal(t, 201, status, m)
+	host := fmt.Sprintf("contoso.acremu.test:%d", s.FrontPort())
+	require.Equal(t, host, loginServerOf(t, m))
+
+	// Deny the named registry only: the default registry must stay open.
+	status, m = c.arm("PATCH", regPath("rg", "contoso"), map[string]any{"properties": map[string]any{"networkRuleSet": map[string]any{"defaultAction": "Deny"}}})
+	require.Equal(t, 200, status, m)
+
+	dialer := &net.Dialer{}
+	tlsClient := &http.Client{Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: s.CA().Pool()},
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return dialer.DialContext(ctx, network, fmt.Sprintf("127.0.0.1:%d", s.FrontPort()))
+		},
+	}}
+	tests := []struct {
+		name string
+		url  string
+		want int
+	}{
+		{"named registry over https with SNI", "https://" + host + "/v2/", 403},
+		{"named registry over http by Host", "http://" + host + "/v2/", 403},
+		{"other names fall back to the default registry", fmt.Sprintf("https://other.acremu.test:%d/v2/", s.FrontPort()), 401},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := tlsClient.Get(tt.url)
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, tt.want, resp.StatusCode)
+		})
+	}
+}
+
+func TestWhoamiIgnoresSpoofedHeadersFromUntrustedPeers(t *testing.T) {
+	tests := []struct {
+		name    string
+		trusted bool
+		want    string
+	}{
+		{"untrusted peer", false, "203.0.113.10"},
+		{"trusted proxy", true, "198.51.100.9"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig(t)
+			if tt.trusted {
+				p, _ := firewall.ParsePrefix("127.0.0.1")
+				cfg.TrustedProxies = append(cfg.TrustedProxies, p)
+			}
+			s := startServer(t, cfg)
+			c := newClient(t, s)
+			status, out := c.do("GET", c.base+"/_acremu/whoami", nil, http.Header{"X-Forwarded-For": {"198.51.100.9"}})
+			require.Equal(t, 200, status)
+			var who whoamiResponse
+			require.NoError(t, json.Unmarshal(out, &who))
+			require.Equal(t, tt.want, who.IP)
+		})
+	}
+}
+
+func TestHealthAndUnknownPaths(t *testing.T) {
+	s := startServer(t, testConfig(t))
+	c := newClient(t, s)
+	status, out := c.do("GET", c.base+"/_acremu/health", nil, nil)
+	require.Equal(t, 200, status)
+	require.JSONEq(t, `{"status":"ok"}`, string(out))
+	status, out = c.do("GET", c.base+"/nothing/here", nil, nil)
+	require.Equal(t, 401, status, "ARM paths need a token first")
+	require.True(t, strings.Contains(string(out), `"error"`), string(out))
+}
+
+func TestConfigValidation(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		want   string
+	}{
+		{"no listeners", func(c *Config) { c.Listen = nil }, "--listen"},
+		{"empty public host", func(c *Config) { c.PublicHost = "" }, "--public-host"},
+		{"cert without key", func(c *Config) { c.TLSCert = "x.pem" }, "--tls-cert and --tls-key"},
+		{"empty secret", func(c *Config) { c.ClientSecret = "" }, "--client-secret"},
+		{"negative delay", func(c *Config) { c.RuleDelay = -time.Second }, "--rule-delay"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig(t)
+			tt.mutate(&cfg)
+			_, err := New(cfg)
+			require.ErrorContains(t, err, tt.want)
+		})
+	}
+}
+
+func TestParsePortRange(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    PortRange
+		wantErr bool
+	}{
+		{"5001-5099", PortRange{5001, 5099}, false},
+		{"6000", PortRange{6000, 6000}, false},
+		{"5099-5001", PortRange{}, true},
+		{"0-10", PortRange{}, true},
+		{"a-b", PortRange{}, true},
+		{"1-70000", PortRange{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParsePortRange(tt.in)
+			if tt.wantErr {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
