@@ -98,7 +98,9 @@ func (c *client) token() string {
 	})
 	require.NoError(c.t, err)
 	defer resp.Body.Close()
-	var tok struct{ AccessToken string `json:"access_token"` }
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
 	require.NoError(c.t, json.NewDecoder(resp.Body).Decode(&tok))
 	return tok.AccessToken
 }
