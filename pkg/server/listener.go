@@ -34,7 +34,6 @@ type dualListener struct {
 	conns    chan net.Conn
 	done     chan struct{}
 	once     sync.Once
-	err      error
 }
 
 func newDualListener(inner net.Listener, tlsConfig *tls.Config, resolver *firewall.Resolver) *dualListener {
@@ -54,7 +53,8 @@ func (l *dualListener) acceptLoop() {
 				time.Sleep(delay)
 				continue
 			}
-			l.err = err
+			// The inner listener failed or was closed: either way this
+			// listener is done, and Accept reports net.ErrClosed.
 			l.Close()
 			return
 		}
@@ -102,9 +102,6 @@ func (l *dualListener) Accept() (net.Conn, error) {
 	case c := <-l.conns:
 		return c, nil
 	case <-l.done:
-		if l.err != nil {
-			return nil, l.err
-		}
 		return nil, net.ErrClosed
 	}
 }
