@@ -74,6 +74,8 @@ type Registry struct {
 	delay    time.Duration
 	app      *handlers.App
 
+	referrers *referrerIndex // the OCI referrers API, which distribution lacks
+
 	policy  atomic.Pointer[firewall.Policy]
 	creds   atomic.Pointer[credentials]
 	allowed atomic.Uint64
@@ -130,6 +132,10 @@ func New(opts Options, cfg Config) (*Registry, error) {
 	r.policy.Store(policy)
 	r.creds.Store(newCredentials(cfg))
 	if r.app, err = newApp(r, opts); err != nil {
+		return nil, fmt.Errorf("registry %s: %w", cfg.Name, err)
+	}
+	if r.referrers, err = newReferrersFor(opts.StorageDir); err != nil {
+		_ = r.app.Shutdown()
 		return nil, fmt.Errorf("registry %s: %w", cfg.Name, err)
 	}
 	return r, nil
@@ -218,5 +224,5 @@ func (r *Registry) writeError(w http.ResponseWriter, req *http.Request, err erro
 func (r *Registry) serveV2(w http.ResponseWriter, req *http.Request) {
 	vw := &v2Writer{ResponseWriter: w}
 	req = req.WithContext(context.WithValue(req.Context(), v2WriterKey{}, vw))
-	r.app.ServeHTTP(vw, req)
+	r.serveDistribution(vw, req)
 }

@@ -1,0 +1,103 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestConformance runs the OCI distribution-spec conformance suite against
+// acremu's default registry with its firewall in Deny mode, as ACR users
+// run it: first from a client an IP rule admits (it must pass at least the
+// recorded baseline, see docs/conformance.md), then from a client no rule
+// admits (every request must be refused with 403 DENIED).
+func TestConformance(t *testing.T) {
+	bin := conformanceBinary(t)
+	t.Logf("suite: %s", conformanceVersion(bin))
+	in := startAcremu(t)
+	const rg, name = "acremu", "myregistry"
+	password := in.adminPassword(rg, name)
+	setRule := func(value string) {
+		in.patchRegistry(rg, name, map[string]any{"properties": map[string]any{"networkRuleSet": map[string]any{
+			"defaultAction": "Deny", "ipRules": []map[string]string{{"action": "Allow", "value": value}},
+		}}})
+	}
+	denials := func() int { return strings.Count(in.logs.String(), "firewall denied request") }
+
+	t.Run("admitted client passes the baseline", func(t *testing.T) {
+		setRule(natAddr)
+		before := denials()
+		run := runConformance(t, bin, in.Host(), name, password)
+		logConformance(t, "admitted", run, true)
+		assert.Equal(t, before, denials(), "the rule admits the suite's client, so the firewall refuses nothing")
+
+		base := conformanceBaseline(t)
+		assert.GreaterOrEqual(t, run.Summary["Pass"], base["passed"], "suite summary: passed fell below the baseline")
+		assert.GreaterOrEqual(t, run.JUnit.Passed, base["junit-passed"], "junit: passed fell below the baseline")
+		if run.Summary["Pass"] > base["passed"] || run.JUnit.Passed > base["junit-passed"] {
+			t.Logf("above the baseline (%d / %d): raise e2e/testdata/conformance-baseline.txt", base["passed"], base["junit-passed"])
+		}
+	})
+
+	// The suite runs through a recording proxy, so every request it sends
+	// is accounted for independently of the suite's own report: each one
+	// must have been answered 403 with ACR's DENIED body, and acremu must
+	// have logged one firewall denial per request, which shows the
+	// refusals came from the firewall and that no request got past it.
+	t.Run("denied client gets 403 DENIED on every request", func(t *testing.T) {
+		setRule("198.51.100.0/24") // does not match the client's (NAT) address
+		proxy := newRecordingProxy(t, in.URL(""))
+		before := denials()
+		run := runConformance(t, bin, proxy.hostPort(), name, password,
+			"OCI_REPO1=conformance/denied1", "OCI_REPO2=conformance/denied2")
+		logConformance(t, "denied", run, false)
+
+		log := proxy.exchanges()
+		require.NotEmpty(t, log, "the suite sent no request")
+		wantMessage := strings.TrimPrefix(deniedMessage, "denied: ")
+		for _, ex := range log {
+			require.Equal(t, http.StatusForbidden, ex.Status, "%s %s got through: %s", ex.Method, ex.Path, ex.Body)
+			if ex.Method == http.MethodHead {
+				continue // no body
+			}
+			var body struct {
+				Errors []struct{ Code, Message string } `json:"errors"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(ex.Body), &body), "%s %s: %s", ex.Method, ex.Path, ex.Body)
+			require.Len(t, body.Errors, 1)
+			require.Equal(t, "DENIED", body.Errors[0].Code)
+			require.Equal(t, wantMessage, body.Errors[0].Message)
+		}
+		assert.Equal(t, len(log), denials()-before, "one firewall denial per request")
+		// The suite's own verdict agrees: every test case fails except
+		// "ping", which only checks that GET /v2/ gets an answer, whatever
+		// its status.
+		assert.LessOrEqual(t, run.Summary["Pass"], 1, "suite summary")
+		for name := range run.JUnit.PassedNames {
+			assert.Equal(t, "ping", name, "a test case passed without access")
+		}
+		t.Logf("denied: %d requests, all 403 DENIED", len(log))
+
+		// Nothing was stored: the denied run's repositories do not exist,
+		// while the admitted run's do.
+		setRule(natAddr)
+		req, err := http.NewRequest(http.MethodGet, in.URL("/v2/_catalog"), nil)
+		require.NoError(t, err)
+		req.SetBasicAuth(name, password)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		var catalog struct {
+			Repositories []string `json:"repositories"`
+		}
+		require.NoError(t, decodeJSON(resp, &catalog))
+		assert.Contains(t, catalog.Repositories, "conformance/repo1")
+		assert.NotContains(t, catalog.Repositories, "conformance/denied1")
+		assert.NotContains(t, catalog.Repositories, "conformance/denied2")
+	})
+}
