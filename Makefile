@@ -4,7 +4,7 @@
 GO ?= go
 E2E_TIMEOUT ?= 60m
 
-.PHONY: run test unit e2e deps bench vet build
+.PHONY: run test unit e2e deps clients bench vet build
 
 run:
 	$(GO) run ./cmd/acremu serve
@@ -24,6 +24,11 @@ unit:
 
 deps:
 	bash scripts/test-deps.sh
+
+# crane, oras and regctl at the versions pinned in scripts/clients.env,
+# into .tools/bin (deps does this too).
+clients:
+	bash scripts/install-clients.sh
 
 e2e:
 	$(GO) test -count=1 -tags e2e -timeout $(E2E_TIMEOUT) -v ./e2e/...

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs and starts what the end-to-end suites need on a fresh Debian 12
 # machine: the docker engine, the Azure CLI, skopeo, Chromium, iproute2 and
-# jq from Debian, and a running docker daemon. Safe to run repeatedly.
+# jq from Debian, a running docker daemon, and crane, oras and regctl
+# through the Go module proxy (scripts/install-clients.sh). Safe to run
+# repeatedly.
 set -euo pipefail
 
 need=()
@@ -30,3 +32,6 @@ if ! docker info >/dev/null 2>&1; then
   done
   docker info >/dev/null 2>&1 || { echo "dockerd did not start:"; tail -50 /var/log/acremu-test-dockerd.log; exit 1; }
 fi
+
+# The Go-based registry clients, at the versions in scripts/clients.env.
+bash "$(dirname "$0")/install-clients.sh"
