@@ -42,6 +42,8 @@ trust acremu's CA, switch off telemetry, error recommendations and the update
 check (all of which would reach the internet), register and select a cloud
 whose Resource Manager and ADFS authority are acremu, and log in with the
 development service principal. The CA is downloaded from the running acremu.
+Running it again (say, after acremu moved to another port) updates the cloud
+in place. The eval's exit status is az login's.
 `)
 	return fs, o
 }
@@ -68,9 +70,13 @@ func azLogin(args []string) int {
 }
 
 // script fetches the CA into the config directory and returns the lines.
+// Each az call costs a second or two, so the common case (a fresh
+// directory) runs three: register, set, login; an existing registration of
+// the cloud is updated in place instead, so re-running after acremu moved
+// to another port works.
 func (o *azLoginOptions) script(ctx context.Context) (string, error) {
 	u, err := url.Parse(strings.TrimSuffix(o.server, "/"))
-	if err != nil || u.Scheme != "https" || u.Host == "" {
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.Path != "" {
 		return "", fmt.Errorf("--server %q: want https://HOST:PORT (az requires HTTPS)", o.server)
 	}
 	dir, err := filepath.Abs(o.configDir)
@@ -84,21 +90,22 @@ func (o *azLoginOptions) script(ctx context.Context) (string, error) {
 	if err := fetchCA(ctx, "http://"+u.Host+"/_acremu/ca.crt", caPath); err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "versionCheck.json"), []byte(versionCheckSeed), 0o600); err != nil {
-		return "", err
-	}
 	base := "https://" + u.Host
 	q := shellQuote
+	endpoints := fmt.Sprintf("--endpoint-resource-manager %s --endpoint-active-directory %s --endpoint-active-directory-resource-id %s --endpoint-active-directory-graph-resource-id %s --suffix-acr-login-server-endpoint %s",
+		q(base+"/"), q(base+"/adfs"), q(base+"/"), q(base+"/graph/"), q(o.acrSuffix))
 	var b strings.Builder
 	fmt.Fprintf(&b, "export AZURE_CONFIG_DIR=%s\n", q(dir))
 	fmt.Fprintf(&b, "export REQUESTS_CA_BUNDLE=%s\n", q(caPath))
+	// Each of these would otherwise make az reach the internet.
 	b.WriteString("export AZURE_CORE_COLLECT_TELEMETRY=false AZURE_CORE_ERROR_RECOMMENDATION=off AZURE_CORE_SURVEY_MESSAGE=false AZURE_CORE_NO_COLOR=true\n")
-	fmt.Fprintf(&b, "az cloud set --name AzureCloud >/dev/null 2>&1; az cloud unregister --name %s >/dev/null 2>&1\n", q(o.cloud))
-	fmt.Fprintf(&b, "az cloud register --name %s --endpoint-resource-manager %s --endpoint-active-directory %s --endpoint-active-directory-resource-id %s --endpoint-active-directory-graph-resource-id %s --suffix-acr-login-server-endpoint %s >/dev/null\n",
-		q(o.cloud), q(base+"/"), q(base+"/adfs"), q(base+"/"), q(base+"/graph/"), q(o.acrSuffix))
-	fmt.Fprintf(&b, "az cloud set --name %s >/dev/null\n", q(o.cloud))
-	fmt.Fprintf(&b, "az login --service-principal -u %s -p %s --tenant %s >/dev/null && echo 'az is logged in to acremu at %s'\n",
-		q(o.clientID), q(o.clientSecret), q(o.tenant), base)
+	fmt.Fprintf(&b, "printf '%%s\\n' %s > \"$AZURE_CONFIG_DIR/versionCheck.json\"\n", q(versionCheckSeed))
+	// --only-show-errors keeps az's "switched cloud, now log in" warnings
+	// out of the user's shell; real errors still show.
+	fmt.Fprintf(&b, "{ az cloud register --name %[1]s %[2]s >/dev/null 2>&1 || az cloud update --name %[1]s %[2]s --only-show-errors >/dev/null; } &&\n", q(o.cloud), endpoints)
+	fmt.Fprintf(&b, "az cloud set --name %s --only-show-errors >/dev/null &&\n", q(o.cloud))
+	fmt.Fprintf(&b, "az login --service-principal -u %s -p %s --tenant %s --only-show-errors >/dev/null &&\n", q(o.clientID), q(o.clientSecret), q(o.tenant))
+	fmt.Fprintf(&b, "echo %s\n", q("az is logged in to acremu at "+base+" (AZURE_CONFIG_DIR="+dir+")"))
 	return b.String(), nil
 }
 
