@@ -30,6 +30,8 @@ func (s *Server) routes(boundRegistry string) http.Handler {
 	r.HandleFunc("/v2", dataPlane)
 	r.HandleFunc("/v2/*", dataPlane)
 	r.HandleFunc("/oauth2/*", dataPlane)
+	r.HandleFunc("/portal", s.servePortal)
+	r.HandleFunc("/portal/*", s.servePortal)
 	// Docker's v1 API belongs to the registry host too (firewall, then 404).
 	// Left to ARM it would be a 401, which skopeo's /v1/_ping probe takes
 	// for a v1 registry ("can't talk to a V1 container registry").

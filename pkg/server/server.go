@@ -18,6 +18,7 @@ import (
 
 	"github.com/acremu/acremu/pkg/firewall"
 	"github.com/acremu/acremu/pkg/mgmt"
+	"github.com/acremu/acremu/pkg/portal"
 	"github.com/acremu/acremu/pkg/registry"
 	"github.com/acremu/acremu/pkg/store"
 	"github.com/acremu/acremu/pkg/tlsca"
@@ -33,6 +34,7 @@ type Server struct {
 	tlsConfig *tls.Config
 	resolver  *firewall.Resolver
 	api       *mgmt.API
+	portal    *portal.Portal
 	secret    string
 
 	regs atomic.Pointer[registrySet] // read on every request; replaced whole
@@ -122,6 +124,9 @@ func New(cfg Config) (_ *Server, err error) {
 		Subscription: cfg.Subscription, Tenant: cfg.Tenant, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
 		MaxIPRules: cfg.MaxIPRules, Logger: cfg.Logger,
 	}); err != nil {
+		return nil, err
+	}
+	if s.portal, err = s.newPortal(); err != nil {
 		return nil, err
 	}
 
