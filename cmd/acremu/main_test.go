@@ -127,7 +127,7 @@ func TestBannerNamesWhatAUserNeeds(t *testing.T) {
 	})
 	out := buf.String()
 	for _, want := range []string{"127.0.0.1:5000", ".acremu/ca.crt", server.DefaultSubscription, server.DefaultTenant, server.DefaultClientID,
-		server.DefaultClientSecret, "203.0.113.10", "localhost:5000", "p1", "p2", "docker login localhost:5000 -u myregistry -p p1", "az-login"} {
+		server.DefaultClientSecret, "203.0.113.10", "localhost:5000", "p1", "p2", "docker login localhost:5000 -u myregistry -p p1", "az-login", "/portal/"} {
 		require.True(t, strings.Contains(out, want), "banner lacks %q:\n%s", want, out)
 	}
 }

@@ -190,6 +190,7 @@ func printBanner(w io.Writer, cfg server.Config, info server.Info) {
 		front := info.Listeners[0]
 		fmt.Fprintf(w, "\nNext:\n  docker login %s -u %s -p %s\n", d.LoginServer, d.Username, d.Passwords[0])
 		fmt.Fprintf(w, "  curl http://%s/_acremu/whoami          # your address as the firewall sees it\n", front)
+		fmt.Fprintf(w, "  open http://%s/portal/                  # the portal: Networking blade, access keys\n", front)
 		fmt.Fprintf(w, "  eval \"$(acremu az-login --server https://%s)\"  # then: az acr update -n %s --default-action Deny\n",
 			strings.Replace(front, "0.0.0.0", "127.0.0.1", 1), d.Name)
 	}
