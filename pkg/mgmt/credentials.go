@@ -49,15 +49,7 @@ func adminDisabled(name string) error {
 }
 
 func (a *API) listCredentials(w http.ResponseWriter, r *http.Request) error {
-	var reg store.Registry
-	err := a.cfg.Store.View(func(tx *store.Tx) error {
-		g, err := a.lookupGroup(tx, pathParam(r, "rg"))
-		if err != nil {
-			return err
-		}
-		reg, err = a.lookupRegistry(tx, g, pathParam(r, "name"))
-		return err
-	})
+	reg, err := a.registryFromPath(r)
 	if err != nil {
 		return err
 	}

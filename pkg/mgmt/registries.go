@@ -151,15 +151,7 @@ func (a *API) allocatePort(tx *store.Tx) (int, error) {
 }
 
 func (a *API) getRegistry(w http.ResponseWriter, r *http.Request) error {
-	var reg store.Registry
-	err := a.cfg.Store.View(func(tx *store.Tx) error {
-		g, err := a.lookupGroup(tx, pathParam(r, "rg"))
-		if err != nil {
-			return err
-		}
-		reg, err = a.lookupRegistry(tx, g, pathParam(r, "name"))
-		return err
-	})
+	reg, err := a.registryFromPath(r)
 	if err != nil {
 		return err
 	}
@@ -242,6 +234,40 @@ func (a *API) deleteRegistry(w http.ResponseWriter, r *http.Request) error {
 // listRegistries lists the registries of the subscription, or of the
 // resource group when the route has one, in pages.
 func (a *API) listRegistries(w http.ResponseWriter, r *http.Request) error {
+	regs, err := a.registriesFromPath(r)
+	if err != nil {
+		return err
+	}
+	page, err := paginate(a, r, regs, func(reg store.Registry) string { return strings.ToLower(reg.Name) })
+	if err != nil {
+		return err
+	}
+	out := list[registryJSON]{Value: make([]registryJSON, len(page.Value)), NextLink: page.NextLink}
+	for i, reg := range page.Value {
+		out.Value[i] = a.render(r, reg)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// registryFromPath reads the registry named by the route's resource group
+// and name, answering ARM's not-found errors for either.
+func (a *API) registryFromPath(r *http.Request) (store.Registry, error) {
+	var reg store.Registry
+	err := a.cfg.Store.View(func(tx *store.Tx) error {
+		g, err := a.lookupGroup(tx, pathParam(r, "rg"))
+		if err != nil {
+			return err
+		}
+		reg, err = a.lookupRegistry(tx, g, pathParam(r, "name"))
+		return err
+	})
+	return reg, err
+}
+
+// registriesFromPath lists the registries of the subscription, or of the
+// route's resource group when it has one.
+func (a *API) registriesFromPath(r *http.Request) ([]store.Registry, error) {
 	var regs []store.Registry
 	err := a.cfg.Store.View(func(tx *store.Tx) error {
 		rg := ""
@@ -256,17 +282,5 @@ func (a *API) listRegistries(w http.ResponseWriter, r *http.Request) error {
 		regs, err = tx.Registries(a.cfg.Subscription, rg)
 		return err
 	})
-	if err != nil {
-		return err
-	}
-	page, err := paginate(a, r, regs, func(reg store.Registry) string { return strings.ToLower(reg.Name) })
-	if err != nil {
-		return err
-	}
-	out := list[registryJSON]{Value: make([]registryJSON, len(page.Value)), NextLink: page.NextLink}
-	for i, reg := range page.Value {
-		out.Value[i] = a.render(r, reg)
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return regs, err
 }

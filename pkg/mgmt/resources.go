@@ -71,20 +71,7 @@ func (a *API) listResources(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var regs []store.Registry
-	err = a.cfg.Store.View(func(tx *store.Tx) error {
-		rg := ""
-		if name := pathParam(r, "rg"); name != "" {
-			g, err := a.lookupGroup(tx, name)
-			if err != nil {
-				return err
-			}
-			rg = g.Name
-		}
-		var err error
-		regs, err = tx.Registries(a.cfg.Subscription, rg)
-		return err
-	})
+	regs, err := a.registriesFromPath(r)
 	if err != nil {
 		return err
 	}

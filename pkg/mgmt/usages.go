@@ -2,8 +2,6 @@ package mgmt
 
 import (
 	"net/http"
-
-	"github.com/acremu/acremu/pkg/store"
 )
 
 type usageJSON struct {
@@ -26,15 +24,7 @@ var skuLimits = map[string]struct{ size, webhooks, replications, endpoints, scop
 // (and Size, when the hooks implement UsageReporter) have real current
 // values; acremu has no webhooks, replications or tokens.
 func (a *API) listUsages(w http.ResponseWriter, r *http.Request) error {
-	var reg store.Registry
-	err := a.cfg.Store.View(func(tx *store.Tx) error {
-		g, err := a.lookupGroup(tx, pathParam(r, "rg"))
-		if err != nil {
-			return err
-		}
-		reg, err = a.lookupRegistry(tx, g, pathParam(r, "name"))
-		return err
-	})
+	reg, err := a.registryFromPath(r)
 	if err != nil {
 		return err
 	}
