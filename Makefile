@@ -4,7 +4,7 @@
 GO ?= go
 E2E_TIMEOUT ?= 60m
 
-.PHONY: run test unit e2e deps clients bench vet build
+.PHONY: run test unit e2e deps clients bench vet build image lab-images lab-up lab-down
 
 run:
 	$(GO) run ./cmd/acremu serve
@@ -35,3 +35,21 @@ e2e:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=200ms ./pkg/firewall/
+
+# Images and the compose lab (docs/lab.md). `image` builds the user
+# Dockerfile (pulls golang); `lab-images` builds both lab images FROM
+# scratch over local static binaries, without pulling anything.
+IMAGE ?= acremu:lab
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+
+image:
+	docker build -t $(IMAGE) .
+
+lab-images:
+	ACREMU_IMAGE=$(IMAGE) bash lab/build-offline.sh
+
+lab-up: lab-images
+	ACREMU_IMAGE=$(IMAGE) $(COMPOSE) up -d
+
+lab-down:
+	ACREMU_IMAGE=$(IMAGE) $(COMPOSE) down -v

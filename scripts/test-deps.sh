@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts what the end-to-end suites need on a fresh Debian 12
 # machine: the docker engine, the Azure CLI, skopeo, Chromium, iproute2 and
-# jq from Debian, a running docker daemon, and crane, oras and regctl
+# jq (and docker-compose, busybox-static for the compose lab) from Debian,
+# a running docker daemon, and crane, oras and regctl
 # through the Go module proxy (scripts/install-clients.sh). Safe to run
 # repeatedly.
 set -euo pipefail
@@ -15,6 +16,8 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v jq >/dev/null || need+=(jq)
 command -v unshare >/dev/null || need+=(util-linux)
 if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null; then need+=(docker-compose); fi
+# The compose lab's client image is FROM scratch: it needs a static busybox.
+case "$(ldd /bin/busybox 2>&1)" in *'=>'* | *'No such file'*) need+=(busybox-static) ;; esac
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -16,6 +16,7 @@ const mainUsage = `acremu — Azure Container Registry emulator whose firewall r
 Usage:
   acremu serve [flags]      run registries, the ARM API and the token endpoints
   acremu az-login [flags]   print shell lines that point the Azure CLI at a running acremu
+  acremu healthcheck        exit 0 when a running acremu is healthy (for container healthchecks)
   acremu version            print the version
 
 Run 'acremu serve --help' for the server's flags.
@@ -35,6 +36,8 @@ func run(args []string) int {
 		return serve(args[1:])
 	case "az-login":
 		return azLogin(args[1:])
+	case "healthcheck":
+		return healthcheck(args[1:])
 	case "version", "--version":
 		fmt.Println("acremu", version)
 		return 0

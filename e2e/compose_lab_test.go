@@ -1,0 +1,210 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// lab is one docker-compose.yml project brought up by a test.
+type lab struct {
+	t       *testing.T
+	compose []string // "docker-compose" or "docker compose"
+	project string
+	env     []string // image names, published port, subnet
+	net     string   // first three octets of the lab subnet
+	port    int      // published acremu port on 127.0.0.1
+	ids     map[string]string
+}
+
+// labServices are the services of docker-compose.yml.
+var labServices = []string{"acremu", "vm-allowed", "vm-denied"}
+
+// startLab builds the lab's images offline, brings the compose project up
+// under a unique name, and waits until every service is healthy. Cleanup
+// takes the project down with its volume and removes the images.
+func startLab(t *testing.T) *lab {
+	t.Helper()
+	newDocker(t) // fails early when the daemon is not running
+	suffix := randomSuffix(t)
+	l := &lab{
+		t:       t,
+		compose: composeCommand(t),
+		project: "acremu-e2e-" + suffix,
+		net:     freeLabNet(t),
+		port:    freePort(t),
+		ids:     map[string]string{},
+	}
+	images := []string{"acremu-e2e:" + suffix, "acremu-lab-client-e2e:" + suffix}
+	l.env = []string{
+		"ACREMU_IMAGE=" + images[0],
+		"ACREMU_LAB_CLIENT_IMAGE=" + images[1],
+		fmt.Sprintf("ACREMU_LAB_PORT=%d", l.port),
+		"ACREMU_LAB_NET=" + l.net,
+	}
+
+	t.Cleanup(func() {
+		args := append([]string{"rmi", "-f"}, images...)
+		exec.Command("docker", args...).Run()
+	})
+	out, err := l.run(3*time.Minute, "bash", filepath.Join("..", "lab", "build-offline.sh"))
+	require.NoError(t, err, "lab/build-offline.sh:\n%s", out)
+
+	t.Cleanup(func() {
+		if t.Failed() {
+			logs, _ := l.composeRun("logs", "--no-color")
+			t.Logf("lab logs:\n%s", logs)
+		}
+		if out, err := l.composeRun("down", "-v", "--remove-orphans"); err != nil {
+			t.Errorf("compose down: %v\n%s", err, out)
+		}
+	})
+	out, err = l.composeRun("up", "-d")
+	require.NoError(t, err, "compose up:\n%s", out)
+	for _, s := range labServices {
+		id, err := l.composeRun("ps", "-q", s)
+		require.NoError(t, err, id)
+		l.ids[s] = strings.TrimSpace(id)
+		require.NotEmpty(t, l.ids[s], "no container for %s", s)
+	}
+	l.waitHealthy(90 * time.Second)
+	return l
+}
+
+// composeCommand is ACREMU_COMPOSE when set, else Debian's docker-compose,
+// else the docker compose plugin.
+func composeCommand(t *testing.T) []string {
+	t.Helper()
+	if c := strings.Fields(os.Getenv("ACREMU_COMPOSE")); len(c) > 0 {
+		return c
+	}
+	if _, err := exec.LookPath("docker-compose"); err == nil {
+		return []string{"docker-compose"}
+	}
+	if exec.Command("docker", "compose", "version").Run() == nil {
+		return []string{"docker", "compose"}
+	}
+	t.Fatal("neither docker-compose nor the docker compose plugin is installed (make test installs docker-compose)")
+	return nil
+}
+
+// freeLabNet picks a /24 in 172.30.0.0/16 that no docker network and no
+// local interface uses, so the test can run next to a user's own lab.
+func freeLabNet(t *testing.T) string {
+	t.Helper()
+	var used []netip.Prefix
+	ids, err := exec.Command("docker", "network", "ls", "-q").Output()
+	require.NoError(t, err)
+	if f := strings.Fields(string(ids)); len(f) > 0 {
+		out, err := exec.Command("docker", append([]string{"network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}} {{end}}"}, f...)...).Output()
+		require.NoError(t, err)
+		for _, s := range strings.Fields(string(out)) {
+			if p, err := netip.ParsePrefix(s); err == nil {
+				used = append(used, p)
+			}
+		}
+	}
+	addrs, err := net.InterfaceAddrs()
+	require.NoError(t, err)
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil {
+			used = append(used, p.Masked())
+		}
+	}
+	start := 100 + os.Getpid()%100
+	for i := 0; i < 150; i++ {
+		third := 100 + (start-100+i)%150
+		candidate := netip.MustParsePrefix(fmt.Sprintf("172.30.%d.0/24", third))
+		free := true
+		for _, p := range used {
+			if p.Overlaps(candidate) {
+				free = false
+				break
+			}
+		}
+		if free {
+			return fmt.Sprintf("172.30.%d", third)
+		}
+	}
+	t.Fatal("no free /24 in 172.30.100.0-172.30.249.0")
+	return ""
+}
+
+func randomSuffix(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 4)
+	_, err := rand.Read(b)
+	require.NoError(t, err)
+	return hex.EncodeToString(b)
+}
+
+// run runs a command with the lab's environment.
+func (l *lab) run(timeout time.Duration, name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return run(ctx, l.env, name, args...)
+}
+
+// composeRun runs the compose CLI on the repository's docker-compose.yml.
+func (l *lab) composeRun(args ...string) (string, error) {
+	full := append(append(append([]string(nil), l.compose[1:]...),
+		"-p", l.project, "-f", filepath.Join("..", "docker-compose.yml")), args...)
+	return l.run(3*time.Minute, l.compose[0], full...)
+}
+
+// sh runs a shell script in a service's container, as `docker compose exec`
+// would (docker exec is quicker than starting the compose CLI).
+func (l *lab) sh(service, script string) (string, error) {
+	return l.run(2*time.Minute, "docker", "exec", l.ids[service], "sh", "-c", "set -o pipefail; "+script)
+}
+
+func (l *lab) mustSh(service, script string) string {
+	l.t.Helper()
+	out, err := l.sh(service, script)
+	require.NoError(l.t, err, "%s: %s\n%s", service, script, out)
+	return out
+}
+
+// inspect formats a service's container with a docker inspect template.
+func (l *lab) inspect(service, format string) string {
+	l.t.Helper()
+	out, err := exec.Command("docker", "inspect", "--format", format, l.ids[service]).CombinedOutput()
+	require.NoError(l.t, err, string(out))
+	return strings.TrimSpace(string(out))
+}
+
+func (l *lab) waitHealthy(timeout time.Duration) {
+	l.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		var pending []string
+		for _, s := range labServices {
+			if st := l.inspect(s, "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}"); st != "running healthy" {
+				pending = append(pending, s+": "+st)
+			}
+		}
+		if len(pending) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			l.t.Fatalf("lab not healthy after %v: %s", timeout, strings.Join(pending, ", "))
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// host is the acremu front end as the host reaches it (the published port).
+func (l *lab) host() *instance { return &instance{t: l.t, Port: l.port} }
