@@ -131,3 +131,16 @@ func TestBannerNamesWhatAUserNeeds(t *testing.T) {
 		require.True(t, strings.Contains(out, want), "banner lacks %q:\n%s", want, out)
 	}
 }
+
+func TestDialable(t *testing.T) {
+	for in, want := range map[string]string{
+		"127.0.0.1:5000": "127.0.0.1:5000",
+		"0.0.0.0:5000":   "127.0.0.1:5000",
+		"[::]:5000":      "127.0.0.1:5000",
+		":5000":          "127.0.0.1:5000",
+		"[::1]:5000":     "[::1]:5000",
+		"10.1.2.3:443":   "10.1.2.3:443",
+	} {
+		require.Equal(t, want, dialable(in), in)
+	}
+}

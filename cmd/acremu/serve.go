@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -187,11 +187,24 @@ func printBanner(w io.Writer, cfg server.Config, info server.Info) {
 	if d := info.Default; d != nil {
 		fmt.Fprintf(w, "  registry        %s at %s\n  admin user      %s\n  password        %s\n  password2       %s\n",
 			d.Name, d.LoginServer, d.Username, d.Passwords[0], d.Passwords[1])
-		front := info.Listeners[0]
+		front := dialable(info.Listeners[0])
 		fmt.Fprintf(w, "\nNext:\n  docker login %s -u %s -p %s\n", d.LoginServer, d.Username, d.Passwords[0])
 		fmt.Fprintf(w, "  curl http://%s/_acremu/whoami          # your address as the firewall sees it\n", front)
 		fmt.Fprintf(w, "  open http://%s/portal/                  # the portal: Networking blade, access keys\n", front)
 		fmt.Fprintf(w, "  eval \"$(acremu az-login --server https://%s)\"  # then: az acr update -n %s --default-action Deny\n",
-			strings.Replace(front, "0.0.0.0", "127.0.0.1", 1), d.Name)
+			front, d.Name)
 	}
+}
+
+// dialable turns a listening address into one a local client can use: a
+// wildcard host (0.0.0.0, [::]) becomes loopback.
+func dialable(listenAddr string) string {
+	host, port, err := net.SplitHostPort(listenAddr)
+	if err != nil {
+		return listenAddr
+	}
+	if ip, err := netip.ParseAddr(host); host == "" || (err == nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }
