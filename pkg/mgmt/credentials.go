@@ -87,11 +87,8 @@ func (a *API) regenerateCredential(w http.ResponseWriter, r *http.Request) error
 	}
 	var reg store.Registry
 	err := a.commit(func(tx *store.Tx) error {
-		g, err := a.lookupGroup(tx, pathParam(r, "rg"))
-		if err != nil {
-			return err
-		}
-		if reg, err = a.lookupRegistry(tx, g, pathParam(r, "name")); err != nil {
+		var err error
+		if reg, err = a.registryInTx(tx, r); err != nil {
 			return err
 		}
 		if !reg.AdminUserEnabled {

@@ -171,11 +171,8 @@ func (a *API) patchRegistry(w http.ResponseWriter, r *http.Request) error {
 	appID := claimsFrom(r.Context()).AppID
 	var reg store.Registry
 	err := a.commit(func(tx *store.Tx) error {
-		g, err := a.lookupGroup(tx, pathParam(r, "rg"))
-		if err != nil {
-			return err
-		}
-		if reg, err = a.lookupRegistry(tx, g, pathParam(r, "name")); err != nil {
+		var err error
+		if reg, err = a.registryInTx(tx, r); err != nil {
 			return err
 		}
 		if err := in.applyTo(&reg, false, a.cfg.MaxIPRules); err != nil {
@@ -254,15 +251,20 @@ func (a *API) listRegistries(w http.ResponseWriter, r *http.Request) error {
 // and name, answering ARM's not-found errors for either.
 func (a *API) registryFromPath(r *http.Request) (store.Registry, error) {
 	var reg store.Registry
-	err := a.cfg.Store.View(func(tx *store.Tx) error {
-		g, err := a.lookupGroup(tx, pathParam(r, "rg"))
-		if err != nil {
-			return err
-		}
-		reg, err = a.lookupRegistry(tx, g, pathParam(r, "name"))
+	err := a.cfg.Store.View(func(tx *store.Tx) (err error) {
+		reg, err = a.registryInTx(tx, r)
 		return err
 	})
 	return reg, err
+}
+
+// registryInTx reads the registry named by the route inside tx.
+func (a *API) registryInTx(tx *store.Tx, r *http.Request) (store.Registry, error) {
+	g, err := a.lookupGroup(tx, pathParam(r, "rg"))
+	if err != nil {
+		return store.Registry{}, err
+	}
+	return a.lookupRegistry(tx, g, pathParam(r, "name"))
 }
 
 // registriesFromPath lists the registries of the subscription, or of the
