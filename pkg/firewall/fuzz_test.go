@@ -1,0 +1,66 @@
+package firewall
+
+import (
+	"net/http"
+	"net/netip"
+	"testing"
+)
+
+// FuzzFromHeaders checks that no forwarding header can change the client of
+// an untrusted peer, and that a trusted proxy's headers never yield an
+// invalid or mapped address.
+func FuzzFromHeaders(f *testing.F) {
+	for _, seed := range []struct{ xff, fwd string }{
+		{"198.51.100.9", ""},
+		{"1.2.3.4, 10.0.0.1", ""},
+		{"", `for="[2001:db8::1]:4711";proto=https`},
+		{"::ffff:192.0.2.1", "for=unknown"},
+		{"garbage,,,", "for="},
+	} {
+		f.Add(seed.xff, seed.fwd)
+	}
+	r, err := NewResolver(ResolverConfig{
+		NAT:            DefaultNAT,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	untrusted := r.FromPeer(netip.MustParseAddr("127.0.0.1"))
+	trusted := r.FromPeer(netip.MustParseAddr("10.1.2.3"))
+	f.Fuzz(func(t *testing.T, xff, fwd string) {
+		h := http.Header{}
+		if xff != "" {
+			h.Set("X-Forwarded-For", xff)
+		}
+		if fwd != "" {
+			h.Set("Forwarded", fwd)
+		}
+		if got := r.FromHeaders(untrusted, h); got != untrusted {
+			t.Fatalf("FromHeaders(untrusted, %v) = %+v; want %+v", h, got, untrusted)
+		}
+		got := r.FromHeaders(trusted, h)
+		if !got.Addr.IsValid() || got.Addr.Is4In6() || got.Source.Is4In6() {
+			t.Fatalf("FromHeaders(trusted, %v) = %+v: invalid or mapped address", h, got)
+		}
+		if got.Peer != trusted.Peer {
+			t.Fatalf("FromHeaders changed the peer: %+v", got)
+		}
+	})
+}
+
+// FuzzParseIPRule checks that every accepted rule is a masked IPv4 prefix.
+func FuzzParseIPRule(f *testing.F) {
+	for _, seed := range []string{"1.2.3.4", "1.2.3.4/24", "::1", "::ffff:1.2.3.4", "1.2.3.4/33", " 8.8.8.8 ", "0.0.0.0/0"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		p, err := ParseIPRule(v)
+		if err != nil {
+			return
+		}
+		if !p.Addr().Is4() || p != p.Masked() {
+			t.Fatalf("ParseIPRule(%q) = %v: want a masked IPv4 prefix", v, p)
+		}
+	})
+}
