@@ -19,6 +19,7 @@ func (s *Server) routes(boundRegistry string) http.Handler {
 	r.Head("/_acremu/health", s.health)
 	r.Get("/_acremu/whoami", s.whoami)
 	r.Get("/_acremu/ca.crt", s.caCert)
+	r.Handle("/_acremu/metrics", s.metrics)
 	dataPlane := func(w http.ResponseWriter, req *http.Request) {
 		sr := s.pick(boundRegistry, req.Host)
 		if sr == nil {

@@ -36,6 +36,7 @@ type Server struct {
 	api       *mgmt.API
 	portal    *portal.Portal
 	secret    string
+	metrics   http.Handler // /_acremu/metrics
 
 	regs atomic.Pointer[registrySet] // read on every request; replaced whole
 
@@ -70,6 +71,7 @@ func New(cfg Config) (_ *Server, err error) {
 	}
 	s := &Server{cfg: cfg, ports: map[int]*portServer{}, pending: map[int]net.Listener{}}
 	s.regs.Store(&registrySet{byName: map[string]*servedRegistry{}})
+	s.metrics = s.metricsHandler()
 	defer func() {
 		if err != nil {
 			s.Close(context.Background())

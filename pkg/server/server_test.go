@@ -319,3 +319,18 @@ func TestParsePortRange(t *testing.T) {
 		})
 	}
 }
+
+func TestMetricsCountFirewallDecisions(t *testing.T) {
+	s := startServer(t, testConfig(t))
+	c := newClient(t, s)
+	status, m := c.arm("PATCH", regPath(DefaultResourceGroup, "myregistry"), map[string]any{"properties": map[string]any{"networkRuleSet": map[string]any{"defaultAction": "Deny"}}})
+	require.Equal(t, 200, status, m)
+	for i := 0; i < 3; i++ {
+		status, _ := c.do("GET", c.base+"/v2/", nil, nil)
+		require.Equal(t, 403, status)
+	}
+	status, out := c.do("GET", c.base+"/_acremu/metrics", nil, nil)
+	require.Equal(t, 200, status)
+	require.Contains(t, string(out), `acremu_firewall_requests_total{decision="denied",registry="myregistry"} 3`)
+	require.Contains(t, string(out), `acremu_firewall_requests_total{decision="allowed",registry="myregistry"} 0`)
+}
