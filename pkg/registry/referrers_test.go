@@ -86,14 +86,6 @@ func (e *testEnv) referrersOf(repo string, subject digest.Digest, query string, 
 	return r, idx.Manifests
 }
 
-func digests(descs []ocispec.Descriptor) []digest.Digest {
-	out := make([]digest.Digest, len(descs))
-	for i, d := range descs {
-		out[i] = d.Digest
-	}
-	return out
-}
-
 // referrerFixture is a subject image with three referrers in repo "app".
 type referrerFixture struct {
 	subject           ocispec.Descriptor
