@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"github.com/distribution/distribution/v3/registry/handlers"
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem" // registers the driver
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory"   // registers the driver
+	storagemiddleware "github.com/distribution/distribution/v3/registry/storage/driver/middleware"
 	"github.com/sirupsen/logrus"
 )
 
@@ -30,12 +32,16 @@ var (
 	setupErr  error
 )
 
-// setupDistribution registers the access controller and routes
-// distribution's logrus output, once per process. Both are process-wide
-// tables in distribution and logrus, which is why this is not per Registry.
+// setupDistribution registers the access controller and the driver tap and
+// routes distribution's logrus output, once per process. These are
+// process-wide tables in distribution and logrus, which is why this is not
+// per Registry.
 func setupDistribution() error {
 	setupOnce.Do(func() {
-		setupErr = auth.Register(accessControllerName, newAccessController)
+		setupErr = errors.Join(
+			auth.Register(accessControllerName, newAccessController),
+			storagemiddleware.Register(driverTapName, driverTap),
+		)
 		logrus.SetOutput(io.Discard)
 		logrus.SetLevel(logrus.ErrorLevel)
 		logrus.AddHook(slogHook{})
@@ -46,7 +52,8 @@ func setupDistribution() error {
 // newApp builds the distribution application of r, following the
 // embedding recipe: storage at opts.StorageDir (or in memory), deletes on,
 // redirects and upload purging off, a persisted HTTP secret, manifests with
-// foreign-layer URLs accepted, and r as the access controller. NewApp
+// foreign-layer URLs accepted, r as the access controller, and the driver
+// tap that hands r the storage driver distribution uses. NewApp
 // panics on bad configuration; the panic becomes an error.
 func newApp(r *Registry, opts Options) (app *handlers.App, err error) {
 	if err := setupDistribution(); err != nil {
@@ -71,6 +78,9 @@ func newApp(r *Registry, opts Options) (app *handlers.App, err error) {
 	cfg.Validation.Manifests.URLs.Allow = []string{".*"}
 	cfg.Catalog.MaxEntries = catalogMaxEntries
 	cfg.Auth = configuration.Auth{accessControllerName: configuration.Parameters{accessControllerOption: r}}
+	cfg.Middleware = map[string][]configuration.Middleware{
+		"storage": {{Name: driverTapName, Options: configuration.Parameters{accessControllerOption: r}}},
+	}
 
 	defer func() {
 		if v := recover(); v != nil {

@@ -16,4 +16,10 @@
 // with distribution hands its challenge to a thin response writer that
 // writes ACR's body instead, so distribution still decides which access
 // every route needs (including cross-repository mounts and the catalog).
+//
+// Next to /v2/, the registry serves what distribution lacks and ACR has:
+// the OCI referrers API and ACR's metadata API /acr/v1/… (catalog, tags,
+// repository attributes, untag and repository delete, for az acr
+// repository). Both answer from distribution's own storage, so there is no
+// second copy of the content to keep in step.
 package registry

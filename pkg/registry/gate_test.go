@@ -37,7 +37,7 @@ func TestFirewallDenialWireFormat(t *testing.T) {
 		{name: "GET token", method: http.MethodGet, path: "/oauth2/token?service=" + e.host + "&scope=repository:hello:pull"},
 		{name: "POST exchange", method: http.MethodPost, path: "/oauth2/exchange",
 			form: []string{"grant_type", "access_token", "service", e.host, "access_token", armToken(t)}},
-		{name: "unknown path", method: http.MethodGet, path: "/acr/v1/_catalog"},
+		{name: "ACR metadata API", method: http.MethodGet, path: "/acr/v1/_catalog"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/distribution/distribution/v3/registry/handlers"
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 
 	"github.com/acremu/acremu/pkg/firewall"
 	"github.com/acremu/acremu/pkg/token"
@@ -74,7 +75,9 @@ type Registry struct {
 	delay    time.Duration
 	app      *handlers.App
 
-	referrers *referrerIndex // the OCI referrers API, which distribution lacks
+	referrers *referrerIndex              // the OCI referrers API, which distribution lacks
+	driver    storagedriver.StorageDriver // distribution's storage driver (set by driverTap)
+	repos     *repoStore                  // ACR's metadata API (/acr/v1/) on that storage
 
 	policy  atomic.Pointer[firewall.Policy]
 	creds   atomic.Pointer[credentials]
@@ -138,6 +141,10 @@ func New(opts Options, cfg Config) (*Registry, error) {
 		_ = r.app.Shutdown()
 		return nil, fmt.Errorf("registry %s: %w", cfg.Name, err)
 	}
+	if r.repos, err = newRepoStore(r.driver); err != nil {
+		_ = r.app.Shutdown()
+		return nil, fmt.Errorf("registry %s: %w", cfg.Name, err)
+	}
 	return r, nil
 }
 
@@ -173,8 +180,9 @@ func (r *Registry) Stats() Stats {
 func (r *Registry) RecentDenials() []Denial { return r.denials.list() }
 
 // ServeHTTP gates every request through the firewall, then serves /v2/…
-// (distribution behind ACR authentication), /oauth2/token and
-// /oauth2/exchange; any other path is a 404 in the registry envelope.
+// (distribution behind ACR authentication), ACR's metadata API /acr/v1/…,
+// /oauth2/token and /oauth2/exchange; any other path is a 404 in the
+// registry envelope.
 func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	client, decision := r.admit(req)
 	if !decision.Allowed {
@@ -192,10 +200,12 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	var err error
-	switch path {
-	case "/oauth2/token":
+	switch {
+	case strings.HasPrefix(path, "/acr/v1/"):
+		err = r.serveACR(w, req)
+	case path == "/oauth2/token":
 		err = r.serveToken(w, req)
-	case "/oauth2/exchange":
+	case path == "/oauth2/exchange":
 		err = r.serveExchange(w, req)
 	default:
 		err = errNotFound

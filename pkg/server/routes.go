@@ -31,6 +31,7 @@ func (s *Server) routes(boundRegistry string) http.Handler {
 	r.HandleFunc("/v2", dataPlane)
 	r.HandleFunc("/v2/*", dataPlane)
 	r.HandleFunc("/oauth2/*", dataPlane)
+	r.HandleFunc("/acr/v1/*", dataPlane) // ACR's metadata API (az acr repository)
 	r.HandleFunc("/portal", s.servePortal)
 	r.HandleFunc("/portal/*", s.servePortal)
 	// Docker's v1 API belongs to the registry host too (firewall, then 404).
