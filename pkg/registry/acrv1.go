@@ -193,7 +193,8 @@ func tagAttributes(t tagInfo) acrTagAttributes {
 func acrTime(t time.Time) string { return t.UTC().Format(acrTimeLayout) }
 
 // pageSize reads n: absent gives acrPageDefault, more than acrPageMax
-// gives acrPageMax.
+// gives acrPageMax, 0 an empty page; a negative or non-numeric n is
+// PAGINATION_NUMBER_INVALID.
 func pageSize(q url.Values) (int, error) {
 	s := q.Get("n")
 	if s == "" {
@@ -286,7 +287,9 @@ func (r *Registry) serveTagList(w http.ResponseWriter, req *http.Request, name s
 	}
 	tags = tagsAfter(tags, q.Get("last"), order == nil)
 
-	more := len(tags) > n
+	// n=0 asks for an empty page, which has no successor: a next link
+	// would repeat the same request forever.
+	more := n > 0 && len(tags) > n
 	tags = tags[:min(n, len(tags))]
 	if more {
 		next := url.Values{"last": {tags[len(tags)-1].name}, "n": {strconv.Itoa(n)}}
