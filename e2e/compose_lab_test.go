@@ -56,12 +56,15 @@ func startLab(t *testing.T) *lab {
 		"ACREMU_LAB_NET=" + l.net,
 	}
 
+	requireDepsLabImages(t)
 	t.Cleanup(func() {
 		args := append([]string{"rmi", "-f"}, images...)
 		exec.Command("docker", args...).Run()
 	})
-	out, err := l.run(3*time.Minute, "bash", filepath.Join("..", "lab", "build-offline.sh"))
-	require.NoError(t, err, "lab/build-offline.sh:\n%s", out)
+	start := time.Now()
+	out, err := l.run(labBuildLimit, "bash", filepath.Join("..", "lab", "build-offline.sh"))
+	require.NoError(t, err, "lab/build-offline.sh (after %v):\n%s", time.Since(start).Round(time.Second), out)
+	t.Logf("lab/build-offline.sh took %v:\n%s", time.Since(start).Round(time.Second), out)
 
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -80,8 +83,38 @@ func startLab(t *testing.T) *lab {
 		l.ids[s] = strings.TrimSpace(id)
 		require.NotEmpty(t, l.ids[s], "no container for %s", s)
 	}
-	l.waitHealthy(90 * time.Second)
+	l.waitHealthy(labHealthyLimit)
 	return l
+}
+
+// depsLabImages are the tags scripts/test-deps.sh (make deps) builds the lab
+// images under. Building them there compiles acremu and crane statically
+// with a cold Go cache, which can take many minutes on a new, busy machine;
+// startLab then rebuilds from the current source in seconds.
+var depsLabImages = []string{"acremu:e2e", "acremu-lab-client:e2e"}
+
+const (
+	// labBuildLimit bounds lab/build-offline.sh in startLab. After make deps
+	// it relinks acremu and reuses docker's layer cache; the limit leaves room
+	// for recompiling everything should the Go build cache be gone.
+	labBuildLimit = 20 * time.Minute
+	// labComposeLimit bounds one compose command; `up` waits for acremu's
+	// healthcheck (2s interval, 30 retries).
+	labComposeLimit = 5 * time.Minute
+	// labHealthyLimit bounds the wait for all services to be healthy after
+	// `up`; the clients' healthcheck allows 60 retries 2s apart.
+	labHealthyLimit = 3 * time.Minute
+)
+
+// requireDepsLabImages fails with what to do when make deps has not built
+// the lab images on this machine.
+func requireDepsLabImages(t *testing.T) {
+	t.Helper()
+	for _, image := range depsLabImages {
+		if out, err := exec.Command("docker", "image", "inspect", "--format", "{{.Id}}", image).CombinedOutput(); err != nil {
+			t.Fatalf("image %s is missing: run `make deps` (scripts/test-deps.sh builds the compose lab images once per machine)\n%s", image, out)
+		}
+	}
 }
 
 // composeCommand is ACREMU_COMPOSE when set, else Debian's docker-compose,
@@ -162,7 +195,7 @@ func (l *lab) run(timeout time.Duration, name string, args ...string) (string, e
 func (l *lab) composeRun(args ...string) (string, error) {
 	full := append(append(append([]string(nil), l.compose[1:]...),
 		"-p", l.project, "-f", filepath.Join("..", "docker-compose.yml")), args...)
-	return l.run(3*time.Minute, l.compose[0], full...)
+	return l.run(labComposeLimit, l.compose[0], full...)
 }
 
 // sh runs a shell script in a service's container, as `docker compose exec`
