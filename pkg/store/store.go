@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -45,24 +47,155 @@ type Store struct {
 	tempDir string // removed on Close when the store is ephemeral
 }
 
-// Open opens (creating if needed) the state file at path.
-func Open(path string) (*Store, error) {
+// DefaultLockTimeout is how long Open waits for another process to release
+// the state file.
+const DefaultLockTimeout = 2 * time.Second
+
+// ErrLocked matches (errors.Is) the error Open returns when another process
+// holds the state file for longer than the lock timeout.
+var ErrLocked = errors.New("locked by another acremu process")
+
+// Option adjusts how Open opens a state file.
+type Option func(*options)
+
+type options struct {
+	lockTimeout time.Duration
+}
+
+// WithLockTimeout sets how long Open waits for another process that holds
+// the state file before it fails with ErrLocked; d <= 0 means
+// DefaultLockTimeout. Open tries at least once however small d is.
+func WithLockTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.lockTimeout = d
+		}
+	}
+}
+
+// Open opens the state file at path, creating it if needed. A missing or
+// empty (0-byte) file becomes a new, empty store: a caller that must not
+// start over (because the data directory holds what an earlier run left)
+// checks for that before calling Open.
+//
+// A damaged file is refused with a *DamagedError (errors.Is ErrDamaged):
+// the meta pages are checked before bbolt maps the file, then the whole
+// tree is read once under recover and debug.SetPanicOnFault, so that a
+// truncated or overwritten file is a one-line error rather than a SIGBUS
+// or a panic. A file held by another process is ErrLocked.
+func Open(path string, opts ...Option) (*Store, error) {
+	o := options{lockTimeout: DefaultLockTimeout}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	existed, err := checkFile(path)
 	if err != nil {
-		if errors.Is(err, bolterrors.ErrTimeout) {
-			return nil, fmt.Errorf("store: %s is locked by another acremu process", path)
+		return nil, err
+	}
+	db, err := openGuarded(path, o.lockTimeout, existed)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{db: db}, nil
+}
+
+// openGuarded opens the bbolt file, reads every page reachable from its
+// root (for an existing file) and creates the buckets, with faults on the
+// memory map turned into panics and every panic into a *DamagedError.
+// After a panic the file is closed, which releases its lock; a mapping
+// bbolt made before it panicked stays (bbolt returns no handle to unmap
+// it).
+func openGuarded(path string, lockTimeout time.Duration, existed bool) (db *bolt.DB, err error) {
+	var file *os.File
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if v := recover(); v != nil {
+			if db != nil {
+				closeQuietly(db)
+			} else if file != nil {
+				file.Close()
+			}
+			db, err = nil, damaged(path, "%s", panicReason(v))
 		}
+	}()
+	db, err = bolt.Open(path, 0o600, &bolt.Options{
+		Timeout: lockTimeout,
+		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			f, err := os.OpenFile(name, flag, perm)
+			file = f
+			return f, err
+		},
+	})
+	switch {
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return nil, fmt.Errorf("store: state file %s is %w (waited %v): stop that process, or use another data directory", path, ErrLocked, lockTimeout)
+	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch), errors.Is(err, bolterrors.ErrChecksum):
+		return nil, damaged(path, "%v", err)
+	case err != nil:
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s := &Store{db: db}
-	if err := s.init(); err != nil {
+	if existed {
+		if err := db.View(walk); err != nil {
+			db.Close()
+			return nil, damaged(path, "%v", err)
+		}
+	}
+	if err := initDB(db); err != nil {
 		db.Close()
 		return nil, err
 	}
-	return s, nil
+	return db, nil
+}
+
+// walk reads every bucket, key and value, so that a page that is not
+// where the tree says faults (or trips one of bbolt's own panics) here,
+// under openGuarded's recover, rather than in a later request.
+func walk(tx *bolt.Tx) error {
+	var sink byte
+	var visit func(b *bolt.Bucket, depth int) error
+	visit = func(b *bolt.Bucket, depth int) error {
+		if depth > maxBucketDepth {
+			return errors.New("buckets nested too deeply")
+		}
+		return b.ForEach(func(k, v []byte) error {
+			if v == nil {
+				if child := b.Bucket(k); child != nil {
+					return visit(child, depth+1)
+				}
+			}
+			for _, x := range v { // touch every page of an overflowing value
+				sink ^= x
+			}
+			return nil
+		})
+	}
+	err := tx.ForEach(func(name []byte, b *bolt.Bucket) error { return visit(b, 1) })
+	_ = sink
+	return err
+}
+
+// maxBucketDepth bounds the nesting walk follows: acremu nests none, and a
+// cycle in a damaged file must not recurse forever.
+const maxBucketDepth = 16
+
+// panicReason describes a recovered panic in one line.
+func panicReason(v any) string {
+	if re, ok := v.(runtime.Error); ok {
+		var fault interface{ Addr() uintptr }
+		if errors.As(re, &fault) {
+			return "read fault in the memory-mapped file"
+		}
+		return "bbolt: " + re.Error()
+	}
+	return fmt.Sprintf("bbolt: %v", v)
+}
+
+func closeQuietly(db *bolt.DB) {
+	defer func() { _ = recover() }()
+	_ = db.Close()
 }
 
 // OpenEphemeral opens a store in a fresh temporary directory that Close
@@ -81,8 +214,10 @@ func OpenEphemeral() (*Store, error) {
 	return s, nil
 }
 
-func (s *Store) init() error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+// initDB creates the buckets of a new file and checks the schema version
+// of an existing one.
+func initDB(db *bolt.DB) error {
+	return db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err

@@ -169,13 +169,6 @@ func TestOpenRejectsOtherSchemaVersion(t *testing.T) {
 	require.ErrorContains(t, err, "unsupported schema version 99")
 }
 
-func TestOpenLockedFileFailsClearly(t *testing.T) {
-	s, path := openTemp(t)
-	defer s.Close()
-	_, err := Open(path)
-	require.ErrorContains(t, err, "locked by another acremu process")
-}
-
 func TestEphemeralStoreLeavesNothing(t *testing.T) {
 	s, err := OpenEphemeral()
 	require.NoError(t, err)
