@@ -17,13 +17,14 @@ import (
 var ErrInvalidClient = errors.New("mgmt: invalid client credentials")
 
 // Token issues an ARM access token for the configured service principal
-// after checking clientID and secret. The token has no audience; ARM does
-// not check one.
+// after checking clientID and secret. Its audience is ARM's public one
+// (https://management.azure.com/), which ARM accepts whatever host it is
+// reached at.
 func (a *API) Token(clientID, secret string) (string, time.Duration, error) {
 	if err := a.checkClient(clientID, secret); err != nil {
 		return "", 0, err
 	}
-	tok, err := a.sign(nil)
+	tok, err := a.sign([]string{"https://management.azure.com/"})
 	return tok, TokenTTL, err
 }
 

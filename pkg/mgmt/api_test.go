@@ -18,6 +18,10 @@ func TestMountedAsFallback(t *testing.T) {
 	e := newEnv(t)
 	e.mustGroup("rg")
 	e.mustRegistry("rg", "mounted1", "Basic", nil)
+	// A token for ARM's public audience: e.token's audience is e.srv's own
+	// URL, which the parent servers below do not have.
+	tok, _, err := e.api.Token(testClient, testSecret)
+	require.NoError(t, err)
 	mounts := []struct {
 		name  string
 		mount func(r chi.Router)
@@ -35,7 +39,7 @@ func TestMountedAsFallback(t *testing.T) {
 
 			req, err := http.NewRequest(http.MethodGet, srv.URL+withAPI(regPath("RG", "MOUNTED1"), apiReg), nil)
 			require.NoError(t, err)
-			req.Header.Set("Authorization", "Bearer "+e.token)
+			req.Header.Set("Authorization", "Bearer "+tok)
 			res, err := http.DefaultClient.Do(req)
 			require.NoError(t, err)
 			defer res.Body.Close()

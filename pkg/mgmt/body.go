@@ -6,18 +6,37 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"reflect"
+	"strings"
+	"unicode/utf8"
 )
 
 // maxBodyBytes bounds request bodies; the largest real body (a registry
 // with 100+ IP rules) is a few kilobytes.
 const maxBodyBytes = 1 << 20
 
-// decodeBody decodes the JSON request body into v. Unknown fields are
-// ignored, as ARM ignores them (newer clients send fields older API
-// versions lack). Failures are 400 InvalidRequestContent.
+// decodeBody decodes the JSON request body into v, refusing rather than
+// guessing:
+//
+//   - a Content-Type that is not JSON (application/json or any
+//     application/…+json, parameters allowed; a charset other than UTF-8 is
+//     refused too) is 415 UnsupportedMediaType, ARM's answer. curl -d sends
+//     application/x-www-form-urlencoded and is refused so. A request
+//     without Content-Type is read as JSON, as ARM tolerates it.
+//   - an empty body, invalid UTF-8, a top level other than one object
+//     (null, [], a string, a number), a property given twice in any object
+//     (compared case-insensitively, as ARM's deserialiser matches names),
+//     nesting deeper than 64, syntax errors, trailing data and values of
+//     the wrong type are 400 InvalidRequestContent.
+//
+// Unknown fields are ignored, as ARM ignores them (newer clients send
+// fields older API versions lack).
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
+	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+		return err
+	}
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	if err != nil {
 		return invalidContent("the request body could not be read: %v", err)
@@ -25,14 +44,51 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return invalidContent("the request body is empty")
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(v); err != nil {
+	if !utf8.Valid(data) {
+		return invalidContent("the request body is not valid UTF-8 (at byte %d)", invalidUTF8At(data))
+	}
+	if err := checkJSONBody(data); err != nil {
+		return invalidContent("%s", err.Error())
+	}
+	if err := json.Unmarshal(data, v); err != nil {
 		return invalidContent("%s", describeJSONError(err))
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return invalidContent("unexpected data after the JSON value")
-	}
 	return nil
+}
+
+// checkContentType accepts a missing Content-Type, application/json and
+// application/…+json, with parameters, in UTF-8.
+func checkContentType(ct string) error {
+	if ct == "" {
+		return nil
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err == nil {
+		typ, sub, _ := strings.Cut(mt, "/")
+		isJSON := typ == "application" && (sub == "json" || strings.HasSuffix(sub, "+json"))
+		cs := strings.ToLower(params["charset"])
+		isUTF8 := cs == "" || cs == "utf-8" || cs == "utf8"
+		switch {
+		case isJSON && isUTF8:
+			return nil
+		case !isJSON:
+			ct = mt // ARM names the media type without its parameters
+		}
+	}
+	return newError(http.StatusUnsupportedMediaType, "UnsupportedMediaType",
+		"The content media type '%s' is not supported. Only 'application/json' is supported.", ct)
+}
+
+// invalidUTF8At is the offset of the first byte that is not valid UTF-8.
+func invalidUTF8At(data []byte) int {
+	for i := 0; i < len(data); {
+		r, n := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(data)
 }
 
 func invalidContent(format string, args ...any) error {

@@ -86,6 +86,9 @@ func (a *API) putGroup(w http.ResponseWriter, r *http.Request) error {
 	if in.Location == nil || normalizeLocation(*in.Location) == "" {
 		return badRequest("LocationRequired", "The location property is required for this definition.")
 	}
+	if err := checkGroupLocation(*in.Location); err != nil {
+		return err
+	}
 	loc := normalizeLocation(*in.Location)
 	var g store.ResourceGroup
 	created := false

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -72,8 +73,8 @@ func (a *API) armGuard(next http.Handler) http.Handler {
 }
 
 // precheck applies, in ARM's order, what every ARM request needs: a valid
-// bearer token, a well-formed api-version, and (for /subscriptions/{id}/…)
-// the emulated subscription.
+// bearer token for ARM's audience, an api-version the path's resource
+// provider has, and (for /subscriptions/{id}/…) the emulated subscription.
 func (a *API) precheck(w http.ResponseWriter, r *http.Request) error {
 	st := state(r)
 	claims, err := a.authenticate(r)
@@ -81,7 +82,7 @@ func (a *API) precheck(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	st.claims = claims
-	v, err := apiVersion(r)
+	v, err := a.apiVersion(r)
 	if err != nil {
 		return err
 	}
@@ -138,7 +139,63 @@ func (a *API) authenticate(r *http.Request) (*token.Claims, error) {
 		return nil, a.unauthorized(r, "InvalidAuthenticationToken", "The access token is invalid.",
 			"The access token is invalid.")
 	}
+	if !armAudience(r, claims.Audience) {
+		aud := ""
+		if len(claims.Audience) > 0 {
+			aud = claims.Audience[0]
+		}
+		msg := "The access token has been obtained for wrong audience or resource '" + aud +
+			"'. It should exactly match with one of the allowed audiences " + allowedAudiencesText + "."
+		return nil, a.unauthorized(r, "InvalidAuthenticationTokenAudience", msg, msg)
+	}
 	return claims, nil
+}
+
+// managementAudiences are the audiences of ARM tokens in the public cloud;
+// ARM names them, in this order, when it refuses another.
+var managementAudiences = []string{
+	"https://management.core.windows.net/", "https://management.core.windows.net",
+	"https://management.azure.com/", "https://management.azure.com",
+}
+
+var allowedAudiencesText = "'" + strings.Join(managementAudiences, "','") + "'"
+
+// armAudience reports whether a token with audience aud is meant for ARM:
+// one of managementAudiences, or this endpoint itself as its clients know
+// it (az and the SDKs in a custom cloud ask for "<endpoint>/" or
+// "<endpoint>"; the host must be the one the request reached, the scheme
+// may differ behind a TLS-terminating proxy). Tokens for other resources
+// (Key Vault, Microsoft Graph, including acremu's own /graph/ audience,
+// Azure Container Registry) and tokens without an audience are refused.
+func armAudience(r *http.Request, aud []string) bool {
+	for _, s := range aud {
+		for _, m := range managementAudiences {
+			if s == m {
+				return true
+			}
+		}
+		u, err := url.Parse(s)
+		if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.User != nil ||
+			u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+			continue
+		}
+		if hostKey(u.Scheme, u.Host) == hostKey(requestScheme(r), r.Host) {
+			return true
+		}
+	}
+	return false
+}
+
+// hostKey is host in lower case without the scheme's default port.
+func hostKey(scheme, host string) string {
+	host = strings.ToLower(host)
+	switch {
+	case scheme == "https" && strings.HasSuffix(host, ":443"):
+		return strings.TrimSuffix(host, ":443")
+	case scheme == "http" && strings.HasSuffix(host, ":80"):
+		return strings.TrimSuffix(host, ":80")
+	}
+	return host
 }
 
 // unauthorized is a 401 with ARM's challenge, pointing at our ADFS authority.
@@ -151,41 +208,17 @@ func (a *API) unauthorized(r *http.Request, code, message, description string) e
 // dotnetTime formats t the way ARM's messages print UTC times.
 func dotnetTime(t time.Time) string { return t.UTC().Format("1/2/2006 3:04:05 PM") }
 
-// apiVersion returns the api-version parameter, which ARM requires on every
-// request. Any YYYY-MM-DD[-preview] is accepted: clients pin many versions
-// (az 2.45 alone sends five) and the JSON differs little between them.
-func apiVersion(r *http.Request) (string, error) {
-	v := r.URL.Query().Get("api-version")
-	if v == "" {
-		return "", badRequest("MissingApiVersionParameter",
-			"The api-version query parameter (?api-version=) is required for all requests.")
-	}
-	if !validAPIVersion(v) {
-		return "", badRequest("InvalidApiVersionParameter",
-			"The api-version '%s' is invalid. The supported versions are of the form 'YYYY-MM-DD' or 'YYYY-MM-DD-preview'.", v)
-	}
-	return v, nil
-}
-
-func validAPIVersion(v string) bool {
-	if len(v) < 10 {
-		return false
-	}
-	if _, err := time.Parse(time.DateOnly, v[:10]); err != nil {
-		return false
-	}
-	rest := v[10:]
-	return rest == "" || strings.EqualFold(rest, "-preview")
-}
-
 // baseURL is the scheme and host the client used to reach us, so that
 // every URL we hand out (nextLink, authorities) is reachable.
 func baseURL(r *http.Request) string {
-	scheme := "http"
+	return requestScheme(r) + "://" + r.Host
+}
+
+func requestScheme(r *http.Request) string {
 	if r.TLS != nil {
-		scheme = "https"
+		return "https"
 	}
-	return scheme + "://" + r.Host
+	return "http"
 }
 
 // claimsFrom returns the authenticated caller's claims.

@@ -61,6 +61,9 @@ func (a *API) putRegistry(w http.ResponseWriter, r *http.Request) error {
 	if in.Location == nil || normalizeLocation(*in.Location) == "" {
 		return badRequest("LocationRequired", "The location property is required for this definition.")
 	}
+	if err := checkRegistryLocation(*in.Location); err != nil {
+		return err
+	}
 	loc := normalizeLocation(*in.Location)
 	appID := claimsFrom(r.Context()).AppID
 	now := a.now().UTC()

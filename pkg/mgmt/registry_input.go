@@ -3,6 +3,8 @@ package mgmt
 import (
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/acremu/acremu/pkg/firewall"
 	"github.com/acremu/acremu/pkg/store"
@@ -160,7 +162,8 @@ func (in *networkRuleSetInput) applyTo(nrs *store.NetworkRuleSet, maxIPRules int
 	return nil
 }
 
-// parse validates one IP rule: an IPv4 address or CIDR range that is
+// parse validates one IP rule: a value without whitespace or invisible
+// characters (refused, not trimmed), an IPv4 address or CIDR range that is
 // public (acremu rejects private, loopback, link-local, CGNAT, multicast
 // and reserved ranges, which can never be a client's public address), with
 // action Allow (the only value ACR knows; absent means Allow). The value is
@@ -171,6 +174,10 @@ func (in ipRuleInput) parse(i int) (store.IPRule, error) {
 			"The IP rule properties.networkRuleSet.ipRules[%d] has no 'value'. Each rule needs an IPv4 address or CIDR range.", i)
 	}
 	v := *in.Value
+	if r, ok := invisibleRune(v); ok {
+		return store.IPRule{}, badRequest("InvalidIpRule",
+			"The IP rule value %q is invalid: it contains whitespace or an invisible character (U+%04X). Send the address or range alone.", v, r)
+	}
 	action := firewall.ActionAllow
 	if in.Action != nil {
 		if !strings.EqualFold(*in.Action, firewall.ActionAllow) {
@@ -186,6 +193,21 @@ func (in ipRuleInput) parse(i int) (store.IPRule, error) {
 		return store.IPRule{}, badRequest("InvalidIpRule", "The IP rule value '%s' is invalid: %v.", v, err)
 	}
 	return store.IPRule{Action: action, Value: v}, nil
+}
+
+// invisibleRune returns the first character of v that a reader cannot see
+// or that is whitespace: spaces (including NBSP and the other Unicode
+// spaces), tabs and line breaks, control characters, format characters
+// (zero-width space and joiners, BOM, bidirectional marks) and invalid
+// UTF-8. The firewall would trim some of these and the stored value would
+// not be what az or the portal show.
+func invisibleRune(v string) (rune, bool) {
+	for _, r := range v {
+		if r == utf8.RuneError || unicode.IsSpace(r) || !unicode.IsGraphic(r) {
+			return r, true
+		}
+	}
+	return 0, false
 }
 
 // parseSKU accepts the managed SKUs in any case and returns their
