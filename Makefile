@@ -22,6 +22,9 @@ vet:
 unit:
 	$(GO) test -count=1 -race ./...
 
+# Packages, dockerd, the registry clients, the OCI conformance suite and the
+# compose lab images (acremu:e2e, acremu-lab-client:e2e): everything slow to
+# build on a new machine, built once so that e2e only reuses it.
 deps:
 	bash scripts/test-deps.sh
 
