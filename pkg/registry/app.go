@@ -51,14 +51,21 @@ func setupDistribution() error {
 
 // newApp builds the distribution application of r, following the
 // embedding recipe: storage at opts.StorageDir (or in memory), deletes on,
-// redirects and upload purging off, a persisted HTTP secret, manifests with
-// foreign-layer URLs accepted, r as the access controller, and the driver
-// tap that hands r the storage driver distribution uses. NewApp
-// panics on bad configuration; the panic becomes an error.
+// redirects and distribution's upload purger off, a persisted HTTP secret,
+// manifests with foreign-layer URLs accepted, r as the access controller,
+// and the driver tap that hands r the storage driver distribution uses.
+// NewApp panics on bad configuration; the panic becomes an error. With
+// filesystem storage, acremu's own upload purger (purge.go) runs until the
+// application shuts down. It also applies opts' settings of the deny path.
 func newApp(r *Registry, opts Options) (app *handlers.App, err error) {
 	if err := setupDistribution(); err != nil {
 		return nil, err
 	}
+	purgeAge, purgeInterval, purge, err := purgeSettings(opts)
+	if err != nil {
+		return nil, err
+	}
+	r.denials.setDenyLogInterval(opts.DenyLogInterval)
 	storage := configuration.Storage{
 		"delete":      configuration.Parameters{"enabled": true},
 		"redirect":    configuration.Parameters{"disable": true},
@@ -87,7 +94,12 @@ func newApp(r *Registry, opts Options) (app *handlers.App, err error) {
 			app, err = nil, fmt.Errorf("distribution: %v", v)
 		}
 	}()
-	return handlers.NewApp(context.Background(), cfg), nil
+	app = handlers.NewApp(context.Background(), cfg)
+	if purge && opts.StorageDir != "" {
+		// The App is a context that Shutdown cancels.
+		startUploadPurger(app, r.driver, purgeAge, purgeInterval, r.now, r.log)
+	}
+	return app, nil
 }
 
 // slogHook forwards distribution's error-level log entries to slog. Most of

@@ -25,11 +25,12 @@ func (r *Registry) admit(req *http.Request) (firewall.Client, firewall.Decision)
 
 // deny answers a refused request the way ACR does: 403 DENIED naming the
 // client's (translated) address, and no challenge, so a blocked client
-// learns nothing about authentication.
+// learns nothing about authentication. Every denial is counted and
+// remembered; the warning is rate-limited per client (denialRing.add).
 func (r *Registry) deny(w http.ResponseWriter, req *http.Request, c firewall.Client, d firewall.Decision) {
 	r.denied.Add(1)
 	reason := d.Reason.String()
-	r.denials.add(Denial{
+	logIt, suppressed := r.denials.add(Denial{
 		Time:   r.now(),
 		Method: req.Method,
 		Path:   req.URL.Path,
@@ -38,9 +39,9 @@ func (r *Registry) deny(w http.ResponseWriter, req *http.Request, c firewall.Cli
 		Addr:   c.Addr,
 		Reason: reason,
 	})
-	r.log.Warn("firewall denied request",
-		"registry", r.name, "peer", c.Peer, "source", c.Source, "addr", c.Addr,
-		"method", req.Method, "path", req.URL.Path, "reason", reason)
+	if logIt {
+		r.logDenial(req, c, reason, suppressed)
+	}
 	_ = errDenied(c.Addr.String()).Write(w)
 }
 
@@ -58,19 +59,24 @@ func stripForwarded(h http.Header) {
 // maxDenials is how many denials RecentDenials remembers.
 const maxDenials = 50
 
-// denialRing keeps the last maxDenials denials. Its mutex is on the deny
-// path only.
+// denialRing keeps the last maxDenials denials, and decides which are
+// logged (denylog.go). Its mutex is on the deny path only.
 type denialRing struct {
 	mu  sync.Mutex
 	buf [maxDenials]Denial
 	n   uint64 // denials ever added
+	log denyLogLimiter
 }
 
-func (d *denialRing) add(x Denial) {
+// add remembers x and reports whether to log it and how many denials of
+// the same client were left out of the log since its previous line.
+func (d *denialRing) add(x Denial) (logIt bool, suppressed uint64) {
 	d.mu.Lock()
 	d.buf[d.n%maxDenials] = x
 	d.n++
+	logIt, suppressed = d.log.admit(x.Source, x.Time)
 	d.mu.Unlock()
+	return logIt, suppressed
 }
 
 // list returns the remembered denials, newest first.

@@ -38,6 +38,19 @@ type Options struct {
 	Logger     *slog.Logger       // nil means slog.Default()
 	RuleDelay  time.Duration      // rule changes reach the data plane after this delay; 0 means the next request
 	Now        func() time.Time   // nil means time.Now
+
+	// DenyLogInterval limits the firewall's warnings: the first denial of
+	// a client address is logged, then at most one per address per
+	// interval, which counts the denials left out. 0 means 10s; negative
+	// logs every denial. Stats and RecentDenials are exact either way.
+	DenyLogInterval time.Duration
+	// UploadPurgeAge is how old an unfinished blob upload must be before it
+	// is deleted (filesystem storage only). 0 means 168h, distribution's
+	// default; negative disables purging.
+	UploadPurgeAge time.Duration
+	// UploadPurgeInterval is how often uploads are purged, the first time
+	// one interval after New. 0 means 24h, distribution's default.
+	UploadPurgeInterval time.Duration
 }
 
 // Stats counts firewall decisions since New.
