@@ -54,6 +54,7 @@ func serveFlags() (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&c.ClientSecret, "client-secret", d.ClientSecret, "service principal `secret`")
 	fs.Var(o.nat, "nat", "`CIDR=IP`: clients from CIDR appear to the firewall as public IP (repeatable; replaces the default; 'none' for no NAT)")
 	fs.Var(o.trustedProxies, "trusted-proxy", "`CIDR` of peers allowed to report the client address (X-Forwarded-For, Forwarded, PROXY protocol; repeatable)")
+	fs.BoolVar(&c.AllowAnyTrustedProxy, "allow-any-trusted-proxy", false, "accept --trusted-proxy ranges that cover everyone (0.0.0.0/0, ::/0): any client may then name its own address")
 	fs.Var(o.privateNets, "private-network", "`CIDR` of sources that count as private endpoints: IP rules and public access do not apply (repeatable)")
 	fs.DurationVar(&c.RuleDelay, "rule-delay", 0, "rule changes reach the data plane after this `duration` (imitates ACR's propagation)")
 	fs.IntVar(&c.MaxIPRules, "max-ip-rules", d.MaxIPRules, "IP rules allowed per registry")

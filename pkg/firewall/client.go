@@ -14,6 +14,10 @@ type Client struct {
 	Source  netip.Addr // the original client: Peer, or what a trusted proxy reported
 	Addr    netip.Addr // the address judged by IP rules: Source after NAT
 	Private bool       // Source is in a private-network range (private endpoint)
+	// Relayed says a trusted proxy named Source in a PROXY protocol header.
+	// The HTTP headers on such a connection are the client's own, so they
+	// never change the client again.
+	Relayed bool
 }
 
 // NAT makes clients whose source is in From appear as To, the way a NAT
@@ -130,15 +134,36 @@ func (r *Resolver) FromProxy(peer, source netip.Addr) Client {
 	if !r.trusted(peer) || !source.IsValid() {
 		return r.resolve(peer, peer)
 	}
-	return r.resolve(peer, source.Unmap().WithZone(""))
+	c := r.resolve(peer, source.Unmap().WithZone(""))
+	c.Relayed = true
+	return c
 }
 
+// ClientOf is the one answer to "who is this request's client", for the
+// firewall, whoami and the portal alike: the client the front end stored
+// in the context when it accepted the connection (falling back to
+// RemoteAddr), refined by forwarding headers only when those may be
+// believed. It allocates nothing unless a trusted proxy sent headers.
+func (r *Resolver) ClientOf(req *http.Request) Client {
+	c, ok := FromContext(req.Context())
+	if !ok {
+		ap, _ := netip.ParseAddrPort(req.RemoteAddr) // unparsable: the zero address, which no rule matches
+		c = r.FromPeer(ap.Addr())
+	}
+	return r.FromHeaders(c, req.Header)
+}
+
+// HeadersTrusted reports whether forwarding headers of c's requests come
+// from a trusted proxy (and not from the client itself).
+func (r *Resolver) HeadersTrusted(c Client) bool { return !c.Relayed && r.trusted(c.Peer) }
+
 // FromHeaders refines c with the Forwarded or X-Forwarded-For header when,
-// and only when, c.Peer is a trusted proxy. The client is the rightmost
-// address that is not itself a trusted proxy; an unparsable header is
-// ignored, leaving c as it was.
+// and only when, c.Peer is a trusted proxy that did not already name the
+// client by PROXY protocol. The client is the rightmost address that is
+// not itself a trusted proxy; an unparsable header is ignored, leaving c as
+// it was.
 func (r *Resolver) FromHeaders(c Client, h http.Header) Client {
-	if !r.trusted(c.Peer) {
+	if !r.HeadersTrusted(c) {
 		return c
 	}
 	var hops []string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"testing"
 	"time"
@@ -497,13 +498,13 @@ func TestFromProxy(t *testing.T) {
 			name:   "trusted peer claim used",
 			peer:   "10.0.0.1",
 			source: public,
-			want:   Client{Peer: aa("10.0.0.1")[0], Source: public, Addr: public},
+			want:   Client{Peer: aa("10.0.0.1")[0], Source: public, Addr: public, Relayed: true},
 		},
 		{
 			name:   "mapped peer and source",
 			peer:   "::ffff:10.0.0.1",
 			source: netip.MustParseAddr("::ffff:198.51.100.7"),
-			want:   Client{Peer: aa("10.0.0.1")[0], Source: public, Addr: public},
+			want:   Client{Peer: aa("10.0.0.1")[0], Source: public, Addr: public, Relayed: true},
 		},
 		{
 			name:   "trusted peer without a claim",
@@ -515,19 +516,19 @@ func TestFromProxy(t *testing.T) {
 			name:   "claimed loopback NATed",
 			peer:   "10.0.0.1",
 			source: netip.MustParseAddr("127.0.0.1"),
-			want:   Client{Peer: aa("10.0.0.1")[0], Source: aa("127.0.0.1")[0], Addr: DocumentationNATAddr},
+			want:   Client{Peer: aa("10.0.0.1")[0], Source: aa("127.0.0.1")[0], Addr: DocumentationNATAddr, Relayed: true},
 		},
 		{
 			name:   "claimed private source",
 			peer:   "10.0.0.1",
 			source: netip.MustParseAddr("172.20.1.1"),
-			want:   Client{Peer: aa("10.0.0.1")[0], Source: aa("172.20.1.1")[0], Addr: aa("172.20.1.1")[0], Private: true},
+			want:   Client{Peer: aa("10.0.0.1")[0], Source: aa("172.20.1.1")[0], Addr: aa("172.20.1.1")[0], Private: true, Relayed: true},
 		},
 		{
 			name:   "private proxy, public claim",
 			peer:   "172.31.0.1",
 			source: public,
-			want:   Client{Peer: aa("172.31.0.1")[0], Source: public, Addr: public},
+			want:   Client{Peer: aa("172.31.0.1")[0], Source: public, Addr: public, Relayed: true},
 		},
 	}
 	for _, tt := range tests {
@@ -599,3 +600,66 @@ func TestFromPeerDoesNotAllocate(t *testing.T) {
 	peer := netip.MustParseAddr("::ffff:127.0.0.1")
 	assert.Zero(t, testing.AllocsPerRun(100, func() { r.FromPeer(peer) }))
 }
+
+// TestProxyProtocolClientIsFinal: once a trusted proxy named the client by
+// PROXY protocol, the client's own forwarding headers change nothing.
+func TestProxyProtocolClientIsFinal(t *testing.T) {
+	r := proxyResolver(t)
+	relayed := r.FromProxy(netip.MustParseAddr("10.0.0.1"), public)
+	tests := []struct {
+		name string
+		h    http.Header
+	}{
+		{"X-Forwarded-For", http.Header{"X-Forwarded-For": {"52.1.2.3"}}},
+		{"Forwarded", http.Header{"Forwarded": {"for=52.1.2.3"}}},
+		{"trusted-looking chain", http.Header{"X-Forwarded-For": {"52.1.2.3, 10.0.0.2"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, relayed, r.FromHeaders(relayed, tt.h))
+			req := httptest.NewRequest(http.MethodGet, "/v2/", nil)
+			req.Header = tt.h
+			req = req.WithContext(NewContext(req.Context(), relayed))
+			assert.Equal(t, relayed, r.ClientOf(req))
+			assert.False(t, r.HeadersTrusted(relayed))
+		})
+	}
+}
+
+// TestClientOf covers the fallback to RemoteAddr and that the decision
+// path allocates nothing for a direct client.
+func TestClientOf(t *testing.T) {
+	r := proxyResolver(t)
+	tests := []struct {
+		name   string
+		remote string
+		ctx    *Client
+		h      http.Header
+		want   netip.Addr // Source
+	}{
+		{name: "context client wins over RemoteAddr", remote: "192.0.2.9:1", ctx: ptr(r.FromPeer(aa("192.0.2.1")[0])), want: aa("192.0.2.1")[0]},
+		{name: "RemoteAddr fallback", remote: "192.0.2.9:1", want: aa("192.0.2.9")[0]},
+		{name: "mapped RemoteAddr unmapped", remote: "[::ffff:192.0.2.9]:1", want: aa("192.0.2.9")[0]},
+		{name: "unparsable RemoteAddr", remote: "pipe", want: netip.Addr{}},
+		{name: "untrusted peer's header ignored", remote: "192.0.2.9:1", h: http.Header{"X-Forwarded-For": {"52.1.2.3"}}, want: aa("192.0.2.9")[0]},
+		{name: "trusted peer's header used", remote: "10.0.0.1:1", h: http.Header{"X-Forwarded-For": {"52.1.2.3"}}, want: aa("52.1.2.3")[0]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, "/v2/", nil)
+			req.RemoteAddr = tt.remote
+			if tt.h != nil {
+				req.Header = tt.h
+			}
+			if tt.ctx != nil {
+				req = req.WithContext(NewContext(req.Context(), *tt.ctx))
+			}
+			assert.Equal(t, tt.want, r.ClientOf(req).Source)
+		})
+	}
+	req := httptest.NewRequest(http.MethodGet, "/v2/", nil)
+	req = req.WithContext(NewContext(req.Context(), r.FromPeer(aa("192.0.2.1")[0])))
+	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = r.ClientOf(req) }))
+}
+
+func ptr[T any](v T) *T { return &v }

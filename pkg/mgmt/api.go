@@ -26,14 +26,26 @@ type Hooks interface {
 	// registry (0 = served on the front end). An error fails the create and
 	// stores nothing: ErrNoPort (wrapped) gives a 409, anything else a 500.
 	AllocatePort(inUse []int) (int, error)
-	// RegistryChanged is called after the transaction committed: the
-	// registry was created or updated (including regenerated passwords).
-	RegistryChanged(r store.Registry)
+	// PrepareRegistry is called inside the transaction that creates or
+	// updates r (including regenerated passwords), after everything else
+	// was validated and stored. It builds whatever can fail (the firewall
+	// policy, storage, a listener) without serving it yet: an error fails
+	// the change and stores nothing. The returned change is applied after
+	// the commit, or discarded when the commit fails, so the data plane never
+	// serves a state that is not stored, nor keeps one that was replaced.
+	PrepareRegistry(r store.Registry) (PreparedChange, error)
 	// RegistryDeleted is called after the transaction committed; the front
 	// end removes its images.
 	RegistryDeleted(r store.Registry)
 	// LoginServer is what ARM reports as properties.loginServer.
 	LoginServer(r store.Registry) string
+}
+
+// PreparedChange is a data-plane change made ready by PrepareRegistry.
+// Apply makes it live and cannot fail; Discard releases what it holds.
+// Either may be nil.
+type PreparedChange struct {
+	Apply, Discard func()
 }
 
 // UsageReporter is an optional extension of Hooks: when the Hooks value
@@ -235,6 +247,37 @@ func hasSegmentPrefix(path, prefix string) bool {
 
 // commit runs fn in one store transaction and then, after the commit and
 // in commit order, after (the hook calls). fn's errors pass through.
+// commitRegistry stores the registry record that change returns (ok
+// false: nothing to store) and prepares the data plane for it, inside one
+// transaction; the prepared change goes live after the commit.
+func (a *API) commitRegistry(change func(*store.Tx) (reg store.Registry, ok bool, err error)) (store.Registry, bool, error) {
+	var reg store.Registry
+	var ok bool
+	var prepared PreparedChange
+	err := a.commit(func(tx *store.Tx) error {
+		var err error
+		if reg, ok, err = change(tx); err != nil || !ok {
+			return err
+		}
+		if err := tx.PutRegistry(reg); err != nil {
+			return err
+		}
+		prepared, err = a.cfg.Hooks.PrepareRegistry(reg)
+		return err
+	}, func() {
+		if prepared.Apply != nil {
+			prepared.Apply()
+		}
+	})
+	if err != nil {
+		if prepared.Discard != nil {
+			prepared.Discard()
+		}
+		return store.Registry{}, false, err
+	}
+	return reg, ok, nil
+}
+
 func (a *API) commit(fn func(*store.Tx) error, after func()) error {
 	a.writeMu.Lock()
 	defer a.writeMu.Unlock()

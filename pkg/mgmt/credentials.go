@@ -85,18 +85,17 @@ func (a *API) regenerateCredential(w http.ResponseWriter, r *http.Request) error
 		return badRequest("InvalidPasswordName",
 			"The password name '%s' is invalid. Allowed values are 'password' and 'password2'.", got)
 	}
-	var reg store.Registry
-	err := a.commit(func(tx *store.Tx) error {
-		var err error
-		if reg, err = a.registryInTx(tx, r); err != nil {
-			return err
+	reg, _, err := a.commitRegistry(func(tx *store.Tx) (store.Registry, bool, error) {
+		reg, err := a.registryInTx(tx, r)
+		if err != nil {
+			return reg, false, err
 		}
 		if !reg.AdminUserEnabled {
-			return adminDisabled(reg.Name)
+			return reg, false, adminDisabled(reg.Name)
 		}
 		reg.Passwords[idx] = newPassword()
-		return tx.PutRegistry(reg)
-	}, func() { a.cfg.Hooks.RegistryChanged(reg) })
+		return reg, true, nil
+	})
 	if err != nil {
 		return err
 	}

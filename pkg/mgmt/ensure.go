@@ -23,12 +23,10 @@ func (a *API) EnsureRegistry(rg, name string) (store.Registry, bool, error) {
 	if err := validateRegistryName(name); err != nil {
 		return store.Registry{}, false, err
 	}
-	var reg store.Registry
-	created := false
-	err := a.commit(func(tx *store.Tx) error {
-		var err error
-		if reg, err = tx.Registry(name); err == nil || !errors.Is(err, store.ErrNotFound) {
-			return err
+	reg, created, err := a.commitRegistry(func(tx *store.Tx) (store.Registry, bool, error) {
+		reg, err := tx.Registry(name)
+		if err == nil || !errors.Is(err, store.ErrNotFound) {
+			return reg, false, err
 		}
 		g, err := tx.ResourceGroup(a.cfg.Subscription, rg)
 		if errors.Is(err, store.ErrNotFound) {
@@ -36,22 +34,17 @@ func (a *API) EnsureRegistry(rg, name string) (store.Registry, bool, error) {
 			err = tx.PutResourceGroup(g)
 		}
 		if err != nil {
-			return err
+			return reg, false, err
 		}
 		now := a.now().UTC()
 		reg = defaultRegistry()
 		reg.Subscription, reg.ResourceGroup, reg.Name, reg.Location = g.Subscription, g.Name, name, g.Location
 		reg.SKU = skuPremium
 		reg.AdminUserEnabled = true
-		reg.Passwords = [2]string{newPassword(), newPassword()}
+		reg.ID, reg.Passwords = store.NewRegistryID(), [2]string{newPassword(), newPassword()}
 		reg.CreatedAt, reg.CreatedBy = now, a.cfg.ClientID
 		stamp(&reg, a.cfg.ClientID, now)
-		created = true
-		return tx.PutRegistry(reg)
-	}, func() {
-		if created {
-			a.cfg.Hooks.RegistryChanged(reg)
-		}
+		return reg, true, nil
 	})
 	if err != nil {
 		return store.Registry{}, false, err

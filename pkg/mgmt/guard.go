@@ -160,14 +160,22 @@ var managementAudiences = []string{
 
 var allowedAudiencesText = "'" + strings.Join(managementAudiences, "','") + "'"
 
-// armAudience reports whether a token with audience aud is meant for ARM:
-// one of managementAudiences, or this endpoint itself as its clients know
-// it (az and the SDKs in a custom cloud ask for "<endpoint>/" or
-// "<endpoint>"; the host must be the one the request reached, the scheme
-// may differ behind a TLS-terminating proxy). Tokens for other resources
-// (Key Vault, Microsoft Graph, including acremu's own /graph/ audience,
-// Azure Container Registry) and tokens without an audience are refused.
+// armAudience reports whether a token with audience aud is meant for this
+// ARM endpoint: see IsARMAudience; the endpoint's host must be the one the
+// request reached (the scheme may differ behind a TLS-terminating proxy).
 func armAudience(r *http.Request, aud []string) bool {
+	want := hostKey(requestScheme(r), r.Host)
+	return IsARMAudience(aud, func(scheme, host string) bool { return hostKey(scheme, host) == want })
+}
+
+// IsARMAudience reports whether a token with audience aud is meant for
+// ARM: one of the public cloud's management audiences, or acremu's own
+// endpoint as its clients know it ("<endpoint>/" or "<endpoint>": az and
+// the SDKs in a custom cloud ask for that), where ownEndpoint says which
+// scheme and host are acremu's. Tokens for other resources (Key Vault,
+// Microsoft Graph, including acremu's own /graph/ audience, Azure
+// Container Registry) and tokens without an audience are not.
+func IsARMAudience(aud []string, ownEndpoint func(scheme, host string) bool) bool {
 	for _, s := range aud {
 		for _, m := range managementAudiences {
 			if s == m {
@@ -179,7 +187,7 @@ func armAudience(r *http.Request, aud []string) bool {
 			u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
 			continue
 		}
-		if hostKey(u.Scheme, u.Host) == hostKey(requestScheme(r), r.Host) {
+		if ownEndpoint(u.Scheme, u.Host) {
 			return true
 		}
 	}

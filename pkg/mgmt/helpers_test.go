@@ -73,7 +73,7 @@ type hookEvent struct {
 }
 
 // fakeHooks records hook calls. onEvent, when set, runs inside each
-// RegistryChanged/RegistryDeleted call.
+// applied PrepareRegistry change and RegistryDeleted call.
 type fakeHooks struct {
 	mu       sync.Mutex
 	events   []hookEvent
@@ -106,7 +106,9 @@ func (h *fakeHooks) record(e hookEvent) {
 	h.events = append(h.events, e)
 }
 
-func (h *fakeHooks) RegistryChanged(r store.Registry) { h.record(hookEvent{"changed", r}) }
+func (h *fakeHooks) PrepareRegistry(r store.Registry) (mgmt.PreparedChange, error) {
+	return mgmt.PreparedChange{Apply: func() { h.record(hookEvent{"changed", r}) }}, nil
+}
 func (h *fakeHooks) RegistryDeleted(r store.Registry) { h.record(hookEvent{"deleted", r}) }
 
 func (h *fakeHooks) LoginServer(r store.Registry) string {

@@ -67,51 +67,50 @@ func (a *API) putRegistry(w http.ResponseWriter, r *http.Request) error {
 	loc := normalizeLocation(*in.Location)
 	appID := claimsFrom(r.Context()).AppID
 	now := a.now().UTC()
-	var reg store.Registry
 	created := false
-	err := a.commit(func(tx *store.Tx) error {
+	reg, _, err := a.commitRegistry(func(tx *store.Tx) (reg store.Registry, _ bool, err error) {
 		g, err := a.lookupGroup(tx, rg)
 		if err != nil {
-			return err
+			return reg, false, err
 		}
 		old, err := tx.Registry(name)
 		switch {
 		case err == nil:
 			if !a.inGroup(old, g) {
-				return alreadyInUse(name)
+				return reg, false, alreadyInUse(name)
 			}
 			if old.Location != loc {
-				return newError(http.StatusConflict, "InvalidResourceLocation",
+				return reg, false, newError(http.StatusConflict, "InvalidResourceLocation",
 					"The resource '%s' already exists in location '%s' in resource group '%s'. A resource with the same name cannot be created in location '%s'. Please select a new resource name.",
 					old.Name, old.Location, g.Name, loc)
 			}
 			reg = defaultRegistry()
 			reg.Subscription, reg.ResourceGroup, reg.Name, reg.Location = old.Subscription, old.ResourceGroup, old.Name, old.Location
-			reg.Passwords, reg.Port, reg.CreatedAt, reg.CreatedBy = old.Passwords, old.Port, old.CreatedAt, old.CreatedBy
+			reg.ID, reg.Passwords, reg.Port, reg.CreatedAt, reg.CreatedBy = old.ID, old.Passwords, old.Port, old.CreatedAt, old.CreatedBy
 		case errors.Is(err, store.ErrNotFound):
 			reg = defaultRegistry()
 			reg.Subscription, reg.ResourceGroup, reg.Name, reg.Location = g.Subscription, g.Name, name, loc
-			reg.Passwords = [2]string{newPassword(), newPassword()}
+			reg.ID, reg.Passwords = store.NewRegistryID(), [2]string{newPassword(), newPassword()}
 			reg.CreatedAt, reg.CreatedBy = now, appID
 			created = true
 		default:
-			return err
+			return reg, false, err
 		}
 		if err := in.applyTo(&reg, true, a.cfg.MaxIPRules); err != nil {
-			return err
+			return reg, false, err
 		}
 		if err := checkSKUFeatures(reg); err != nil {
-			return err
+			return reg, false, err
 		}
 		stamp(&reg, appID, now)
 		if created {
 			// Last, so that invalid input never costs a port.
 			if reg.Port, err = a.allocatePort(tx); err != nil {
-				return err
+				return reg, false, err
 			}
 		}
-		return tx.PutRegistry(reg)
-	}, func() { a.cfg.Hooks.RegistryChanged(reg) })
+		return reg, true, nil
+	})
 	if err != nil {
 		return err
 	}
@@ -172,21 +171,20 @@ func (a *API) patchRegistry(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	appID := claimsFrom(r.Context()).AppID
-	var reg store.Registry
-	err := a.commit(func(tx *store.Tx) error {
-		var err error
-		if reg, err = a.registryInTx(tx, r); err != nil {
-			return err
+	reg, _, err := a.commitRegistry(func(tx *store.Tx) (store.Registry, bool, error) {
+		reg, err := a.registryInTx(tx, r)
+		if err != nil {
+			return reg, false, err
 		}
 		if err := in.applyTo(&reg, false, a.cfg.MaxIPRules); err != nil {
-			return err
+			return reg, false, err
 		}
 		if err := checkSKUFeatures(reg); err != nil {
-			return err
+			return reg, false, err
 		}
 		stamp(&reg, appID, a.now().UTC())
-		return tx.PutRegistry(reg)
-	}, func() { a.cfg.Hooks.RegistryChanged(reg) })
+		return reg, true, nil
+	})
 	if err != nil {
 		return err
 	}

@@ -55,8 +55,10 @@ type hooks struct {
 	deleted []string
 }
 
-func (*hooks) AllocatePort([]int) (int, error)     { return 0, nil }
-func (*hooks) RegistryChanged(store.Registry)      {}
+func (*hooks) AllocatePort([]int) (int, error) { return 0, nil }
+func (*hooks) PrepareRegistry(store.Registry) (mgmt.PreparedChange, error) {
+	return mgmt.PreparedChange{}, nil
+}
 func (*hooks) LoginServer(r store.Registry) string { return "localhost:5000" }
 func (h *hooks) RegistryDeleted(r store.Registry) {
 	h.mu.Lock()

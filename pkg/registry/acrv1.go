@@ -309,7 +309,7 @@ func (r *Registry) serveTagList(w http.ResponseWriter, req *http.Request, name s
 		Registry  string             `json:"registry"`
 		ImageName string             `json:"imageName"`
 		Tags      []acrTagAttributes `json:"tags"`
-	}{audience(req), name, list})
+	}{r.loginServer, name, list})
 }
 
 // tagsAfter drops the tags up to and including last. A last that is not a
@@ -345,7 +345,7 @@ func (r *Registry) serveTag(w http.ResponseWriter, req *http.Request, name, tag 
 		Registry  string           `json:"registry"`
 		ImageName string           `json:"imageName"`
 		Tag       acrTagAttributes `json:"tag"`
-	}{audience(req), name, tagAttributes(t)})
+	}{r.loginServer, name, tagAttributes(t)})
 }
 
 // serveUntag answers DELETE /acr/v1/<name>/_tags/<tag>: the tag goes, its
@@ -392,7 +392,7 @@ func (r *Registry) serveRepository(w http.ResponseWriter, req *http.Request, nam
 		ManifestCount        int                  `json:"manifestCount"`
 		TagCount             int                  `json:"tagCount"`
 		ChangeableAttributes changeableAttributes `json:"changeableAttributes"`
-	}{audience(req), name, acrTime(created), acrTime(updated), len(manifests), len(tags), allEnabled})
+	}{r.loginServer, name, acrTime(created), acrTime(updated), len(manifests), len(tags), allEnabled})
 }
 
 // serveDeleteRepository answers DELETE /acr/v1/<name>: every manifest and

@@ -46,13 +46,9 @@ func (p *principal) allows(typ, name, action string) bool {
 	return false
 }
 
-// audience is the service name tokens are bound to: the request's host,
-// case-folded because host names are.
-func audience(req *http.Request) string { return strings.ToLower(req.Host) }
-
 // authenticate reads the Authorization header of a /v2/ request. No header
 // gives (nil, nil): the caller challenges. A bearer token must be an ACR
-// access token for this host; Basic credentials are checked by
+// access token issued by this registry; Basic credentials are checked by
 // checkPassword.
 func (r *Registry) authenticate(req *http.Request) (*principal, error) {
 	h := req.Header.Get("Authorization")
@@ -62,7 +58,7 @@ func (r *Registry) authenticate(req *http.Request) (*principal, error) {
 	scheme, value, _ := strings.Cut(h, " ")
 	switch {
 	case strings.EqualFold(scheme, "Bearer"):
-		c, err := r.verify(strings.TrimSpace(value), token.GrantAccess, audience(req))
+		c, err := r.verify(strings.TrimSpace(value), token.GrantAccess)
 		if err != nil {
 			return nil, errors.Join(errInvalidToken, err)
 		}
@@ -83,11 +79,10 @@ func (r *Registry) authenticate(req *http.Request) (*principal, error) {
 // enabled), or NullGUID with an ACR refresh or access token as password.
 func (r *Registry) checkPassword(req *http.Request, user, pass string) (*principal, error) {
 	if user == NullGUID {
-		aud := audience(req)
-		if c, err := r.verify(pass, token.GrantRefresh, aud); err == nil {
+		if c, err := r.verify(pass, token.GrantRefresh); err == nil {
 			return refreshPrincipal(c), nil
 		}
-		c, err := r.verify(pass, token.GrantAccess, aud)
+		c, err := r.verify(pass, token.GrantAccess)
 		if err != nil {
 			return nil, errors.Join(errBadCredentials, err)
 		}

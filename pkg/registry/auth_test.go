@@ -145,8 +145,8 @@ func TestV2Credentials(t *testing.T) {
 	t.Run("disabled admin user", func(t *testing.T) {
 		cfg := defaultConfig()
 		cfg.AdminUserEnabled = false
-		require.NoError(t, e.reg.Update(cfg))
-		defer func() { require.NoError(t, e.reg.Update(defaultConfig())) }()
+		require.NoError(t, e.update(cfg))
+		defer func() { require.NoError(t, e.update(defaultConfig())) }()
 		r := e.do(http.MethodGet, "/v2/", nil, basic(testName, testPW1))
 		assert.Equal(t, http.StatusUnauthorized, r.status)
 		assert.Equal(t, unauthorizedNull, r.body)
@@ -154,8 +154,8 @@ func TestV2Credentials(t *testing.T) {
 	t.Run("regenerated password", func(t *testing.T) {
 		cfg := defaultConfig()
 		cfg.Passwords[0] = "regenerated"
-		require.NoError(t, e.reg.Update(cfg))
-		defer func() { require.NoError(t, e.reg.Update(defaultConfig())) }()
+		require.NoError(t, e.update(cfg))
+		defer func() { require.NoError(t, e.update(defaultConfig())) }()
 		assert.Equal(t, http.StatusUnauthorized, e.do(http.MethodGet, "/v2/", nil, basic(testName, testPW1)).status)
 		assert.Equal(t, http.StatusOK, e.do(http.MethodGet, "/v2/", nil, basic(testName, "regenerated")).status)
 	})

@@ -13,13 +13,15 @@ import (
 // kind, against a denied request (the firewall alone).
 func BenchmarkServeHTTP(b *testing.B) {
 	resolver, _ := firewall.NewResolver(firewall.ResolverConfig{NAT: firewall.DefaultNAT})
-	reg, err := New(Options{HTTPSecret: "s", Signer: testSigner, Resolver: resolver, Logger: quietLogger()}, defaultConfig())
+	cfg := defaultConfig()
+	cfg.LoginServer, cfg.ID = "example.azurecr.io", testRegistryID("example.azurecr.io")
+	reg, err := New(Options{HTTPSecret: "s", Signer: testSigner, Resolver: resolver, Logger: quietLogger()}, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer reg.Close()
 	denied, err := New(Options{HTTPSecret: "s", Signer: testSigner, Resolver: resolver, Logger: quietLogger()},
-		Config{Name: testName, Rules: firewall.Rules{PublicNetworkAccess: "Disabled"}})
+		Config{ID: "denied", LoginServer: "denied.azurecr.io", Name: testName, Rules: firewall.Rules{PublicNetworkAccess: "Disabled"}})
 	if err != nil {
 		b.Fatal(err)
 	}

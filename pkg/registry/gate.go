@@ -2,7 +2,6 @@ package registry
 
 import (
 	"net/http"
-	"net/netip"
 	"strings"
 	"sync"
 
@@ -10,16 +9,9 @@ import (
 )
 
 // admit resolves the request's client and judges it with the current
-// policy. It takes no lock and allocates nothing: the front end normally
-// stores the connection's Client in the context; without it (a bare
-// httptest server) the peer is parsed from RemoteAddr.
+// policy. It takes no lock and allocates nothing.
 func (r *Registry) admit(req *http.Request) (firewall.Client, firewall.Decision) {
-	client, ok := firewall.FromContext(req.Context())
-	if !ok {
-		ap, _ := netip.ParseAddrPort(req.RemoteAddr) // unparsable: the zero address, which no rule matches
-		client = r.resolver.FromPeer(ap.Addr())
-	}
-	client = r.resolver.FromHeaders(client, req.Header)
+	client := r.resolver.ClientOf(req)
 	return client, r.policy.Load().Decide(client)
 }
 

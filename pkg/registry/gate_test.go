@@ -125,7 +125,7 @@ func TestFirewallPolicies(t *testing.T) {
 func TestFirewallUsesContextClient(t *testing.T) {
 	resolver := mustResolver(t, firewall.ResolverConfig{NAT: []firewall.NAT{{From: pfx("127.0.0.0/8"), To: netip.MustParseAddr("198.51.100.7")}}})
 	reg, err := New(Options{HTTPSecret: "s", Signer: testSigner, Resolver: resolver, Logger: quietLogger()},
-		Config{Name: testName, Rules: firewall.Rules{DefaultAction: "Deny", IPRules: []string{"198.51.100.7"}}})
+		Config{ID: "id", LoginServer: "myreg.azurecr.io", Name: testName, Rules: firewall.Rules{DefaultAction: "Deny", IPRules: []string{"198.51.100.7"}}})
 	require.NoError(t, err)
 	defer reg.Close()
 	srv := httptest.NewUnstartedServer(reg)
@@ -160,14 +160,14 @@ func TestRuleChangeOnKeepAliveConnection(t *testing.T) {
 
 	cfg := defaultConfig()
 	cfg.Rules = denyAll()
-	require.NoError(t, e.reg.Update(cfg))
+	require.NoError(t, e.update(cfg))
 	r, reused := get()
 	assert.True(t, reused, "second request must reuse the connection")
 	assert.Equal(t, http.StatusForbidden, r.status)
 	assert.Equal(t, deniedBody(natAddr), r.body)
 
 	cfg.Rules.IPRules = []string{natAddr}
-	require.NoError(t, e.reg.Update(cfg))
+	require.NoError(t, e.update(cfg))
 	r, reused = get()
 	assert.True(t, reused)
 	assert.Equal(t, http.StatusUnauthorized, r.status)
@@ -179,7 +179,7 @@ func TestRuleDelay(t *testing.T) {
 	cfg := defaultConfig()
 	cfg.Rules = denyAll()
 	start := time.Now()
-	require.NoError(t, e.reg.Update(cfg))
+	require.NoError(t, e.update(cfg))
 	// Credentials apply at once; the rules only after the delay.
 	r := e.do(http.MethodGet, "/v2/", nil, nil)
 	if time.Since(start) < delay {
@@ -207,7 +207,7 @@ func TestRuleDelayOrder(t *testing.T) {
 	// Real updates are queued until Close cancels them.
 	cfg := defaultConfig()
 	cfg.Rules = denyAll()
-	require.NoError(t, e.reg.Update(cfg))
+	require.NoError(t, e.update(cfg))
 	e.reg.mu.Lock()
 	assert.Len(t, e.reg.pending, 1)
 	e.reg.mu.Unlock()
@@ -215,7 +215,7 @@ func TestRuleDelayOrder(t *testing.T) {
 	e.reg.mu.Lock()
 	assert.Empty(t, e.reg.pending)
 	e.reg.mu.Unlock()
-	assert.Error(t, e.reg.Update(cfg))
+	assert.Error(t, e.update(cfg))
 }
 
 func TestForwardedHeaders(t *testing.T) {
@@ -266,7 +266,7 @@ func TestRecentDenialsRing(t *testing.T) {
 func TestAdmitDoesNotAllocate(t *testing.T) {
 	resolver := mustResolver(t, firewall.ResolverConfig{NAT: firewall.DefaultNAT})
 	reg, err := New(Options{HTTPSecret: "s", Signer: testSigner, Resolver: resolver, Logger: quietLogger()},
-		Config{Name: testName, Rules: firewall.Rules{DefaultAction: "Deny", IPRules: []string{"52.0.0.0/8", "198.51.100.0/24", "203.0.113.10"}}})
+		Config{ID: "id", LoginServer: "myreg.azurecr.io", Name: testName, Rules: firewall.Rules{DefaultAction: "Deny", IPRules: []string{"52.0.0.0/8", "198.51.100.0/24", "203.0.113.10"}}})
 	require.NoError(t, err)
 	defer reg.Close()
 
@@ -286,7 +286,7 @@ func TestAdmitDoesNotAllocate(t *testing.T) {
 func TestAdmitRemoteAddr(t *testing.T) {
 	resolver := mustResolver(t, firewall.ResolverConfig{NAT: firewall.DefaultNAT})
 	reg, err := New(Options{HTTPSecret: "s", Signer: testSigner, Resolver: resolver, Logger: quietLogger()},
-		Config{Name: testName, Rules: firewall.Rules{DefaultAction: "Deny", IPRules: []string{natAddr, "52.1.2.3"}}})
+		Config{ID: "id", LoginServer: "myreg.azurecr.io", Name: testName, Rules: firewall.Rules{DefaultAction: "Deny", IPRules: []string{natAddr, "52.1.2.3"}}})
 	require.NoError(t, err)
 	defer reg.Close()
 	tests := []struct {

@@ -75,17 +75,28 @@ func newEnv(t *testing.T, cfg Config, mod func(*Options)) *testEnv {
 	if mod != nil {
 		mod(&opts)
 	}
+	srv := httptest.NewUnstartedServer(nil)
+	host := srv.Listener.Addr().String()
+	if cfg.LoginServer == "" {
+		cfg.LoginServer = host
+	}
+	if cfg.ID == "" {
+		cfg.ID = testRegistryID(cfg.LoginServer)
+	}
 	reg, err := New(opts, cfg)
 	require.NoError(t, err)
-	srv := httptest.NewServer(reg)
+	srv.Config.Handler = reg
+	srv.Start()
 	t.Cleanup(func() {
 		srv.Close()
 		require.NoError(t, reg.Close())
 	})
-	u, err := url.Parse(srv.URL)
-	require.NoError(t, err)
-	return &testEnv{t: t, reg: reg, srv: srv, signer: testSigner, host: u.Host}
+	return &testEnv{t: t, reg: reg, srv: srv, signer: testSigner, host: host}
 }
+
+// testRegistryID is the ID newEnv gives the registry at loginServer unless
+// the test chooses one.
+func testRegistryID(loginServer string) string { return "id-of-" + strings.ToLower(loginServer) }
 
 // response is a fully read HTTP response.
 type response struct {
@@ -170,12 +181,14 @@ func armToken(t *testing.T) string {
 	return tok
 }
 
-// accessToken mints an ACR access token for host with the given access.
+// accessToken mints an ACR access token of the registry newEnv serves at
+// host, with the given access.
 func accessToken(t testing.TB, host string, access ...token.Access) string {
 	t.Helper()
 	tok, err := testSigner.Sign(token.Claims{
 		RegisteredClaims: jwt.RegisteredClaims{Subject: "someone", Audience: jwt.ClaimStrings{host}},
 		GrantType:        token.GrantAccess,
+		Registry:         testRegistryID(host),
 		Access:           access,
 	}, time.Hour)
 	require.NoError(t, err)
@@ -194,3 +207,15 @@ const unauthorizedNoDetail = `{"errors":[{"code":"UNAUTHORIZED","message":"authe
 func denyAll() firewall.Rules { return firewall.Rules{DefaultAction: firewall.ActionDeny} }
 
 func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+
+// update applies c to the registry of e, under e's identity.
+func (e *testEnv) update(c Config) error {
+	c.ID, c.LoginServer = e.reg.id, e.reg.loginServer
+	return e.reg.Update(c)
+}
+
+// refusedBody is a token endpoint's 401 body with a message saying why
+// (msg as it appears in the JSON).
+func refusedBody(msg string) string {
+	return `{"errors":[{"code":"UNAUTHORIZED","message":"` + msg + `"}]}` + "\n"
+}

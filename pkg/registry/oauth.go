@@ -51,7 +51,7 @@ func (r *Registry) serveToken(w http.ResponseWriter, req *http.Request) error {
 	if err := parseForm(w, req); err != nil {
 		return err
 	}
-	if err := checkService(req); err != nil {
+	if err := r.checkService(req); err != nil {
 		return err
 	}
 
@@ -67,7 +67,7 @@ func (r *Registry) serveToken(w http.ResponseWriter, req *http.Request) error {
 			p, err = r.checkPassword(req, req.Form.Get("username"), req.Form.Get("password"))
 		case "refresh_token":
 			var c *token.Claims
-			if c, err = r.verify(req.Form.Get("refresh_token"), token.GrantRefresh, audience(req)); err == nil {
+			if c, err = r.verify(req.Form.Get("refresh_token"), token.GrantRefresh); err == nil {
 				p = refreshPrincipal(c)
 			}
 		default:
@@ -75,13 +75,14 @@ func (r *Registry) serveToken(w http.ResponseWriter, req *http.Request) error {
 		}
 	}
 	if err != nil {
-		return errUnauthorized(nil, err)
+		return r.refusal(err)
 	}
 
 	resp := tokenResponse{}
 	if resp.AccessToken, err = r.signer.Sign(token.Claims{
-		RegisteredClaims: jwt.RegisteredClaims{Subject: p.name, Audience: jwt.ClaimStrings{audience(req)}},
+		RegisteredClaims: jwt.RegisteredClaims{Subject: p.name, Audience: jwt.ClaimStrings{r.loginServer}},
 		GrantType:        token.GrantAccess,
+		Registry:         r.id,
 		Tenant:           p.tenant,
 		Access:           p.grant(parseScopes(req.Form["scope"])),
 	}, AccessTokenTTL); err != nil {
@@ -92,7 +93,7 @@ func (r *Registry) serveToken(w http.ResponseWriter, req *http.Request) error {
 	// login keeps sending its password, so disabling the admin user or
 	// regenerating the password takes effect at once.
 	if offline && p.refresh && p.all {
-		if resp.RefreshToken, err = r.signRefresh(req, p.name, p.tenant); err != nil {
+		if resp.RefreshToken, err = r.signRefresh(p.name, p.tenant); err != nil {
 			return errInternal(err)
 		}
 	}
@@ -106,7 +107,7 @@ func (r *Registry) tokenRequester(req *http.Request) (*principal, error) {
 		if r.creds.Load().anonymousPull {
 			return &principal{anonymous: true}, nil
 		}
-		return nil, errors.New("no credentials and anonymous pull disabled")
+		return nil, errAnonymousDisabled
 	}
 	user, pass, ok := req.BasicAuth()
 	if !ok {
@@ -125,7 +126,7 @@ func (r *Registry) serveExchange(w http.ResponseWriter, req *http.Request) error
 	if err := parseForm(w, req); err != nil {
 		return err
 	}
-	if err := checkService(req); err != nil {
+	if err := r.checkService(req); err != nil {
 		return err
 	}
 	if gt := req.Form.Get("grant_type"); gt != "access_token" {
@@ -133,7 +134,10 @@ func (r *Registry) serveExchange(w http.ResponseWriter, req *http.Request) error
 	}
 	arm, err := r.signer.Verify(req.Form.Get("access_token"), token.GrantARM, "")
 	if err != nil {
-		return errUnauthorized(nil, err)
+		return r.refusal(err)
+	}
+	if r.armAud != nil && !r.armAud(arm.Audience) {
+		return errRefused(fmt.Sprintf("the access token was issued for %v, not for Azure Resource Manager", []string(arm.Audience)), nil)
 	}
 	subject := arm.Subject
 	if subject == "" {
@@ -143,7 +147,7 @@ func (r *Registry) serveExchange(w http.ResponseWriter, req *http.Request) error
 	if tenant == "" {
 		tenant = arm.Tenant
 	}
-	refresh, err := r.signRefresh(req, subject, tenant)
+	refresh, err := r.signRefresh(subject, tenant)
 	if err != nil {
 		return errInternal(err)
 	}
@@ -152,10 +156,11 @@ func (r *Registry) serveExchange(w http.ResponseWriter, req *http.Request) error
 
 // signRefresh mints an ACR refresh token for this registry with every
 // permission, as ACR's exchange does for an identity with full access.
-func (r *Registry) signRefresh(req *http.Request, subject, tenant string) (string, error) {
+func (r *Registry) signRefresh(subject, tenant string) (string, error) {
 	return r.signer.Sign(token.Claims{
-		RegisteredClaims: jwt.RegisteredClaims{Subject: subject, Audience: jwt.ClaimStrings{audience(req)}},
+		RegisteredClaims: jwt.RegisteredClaims{Subject: subject, Audience: jwt.ClaimStrings{r.loginServer}},
 		GrantType:        token.GrantRefresh,
+		Registry:         r.id,
 		Tenant:           tenant,
 		Permissions:      &token.Permissions{Actions: []string{"*"}, NotActions: []string{}},
 	}, RefreshTokenTTL)
@@ -172,13 +177,17 @@ func parseForm(w http.ResponseWriter, req *http.Request) error {
 	return nil
 }
 
-// checkService rejects a token request for another service: tokens are
-// bound to the host they were requested from (the realm's host).
-func checkService(req *http.Request) error {
-	if s := req.Form.Get("service"); s != "" && !strings.EqualFold(s, req.Host) {
-		return errUnauthorized(nil, fmt.Errorf("service %q is not this registry (%q)", s, req.Host))
+// checkService rejects a token request for another service. As at ACR,
+// the registry's login server is always accepted; so is the name the
+// request reached it under (the realm of a challenge follows the Host, so
+// clients that use 127.0.0.1 for localhost send that). Either way the token
+// is bound to this registry, never to the name.
+func (r *Registry) checkService(req *http.Request) error {
+	s := req.Form.Get("service")
+	if s == "" || strings.EqualFold(s, r.loginServer) || (req.Host != "" && strings.EqualFold(s, req.Host)) {
+		return nil
 	}
-	return nil
+	return errRefused(fmt.Sprintf("the service '%s' is not this registry; its login server is '%s'", s, r.loginServer), nil)
 }
 
 // writeJSON writes a 200 JSON response.
@@ -194,4 +203,33 @@ func writeJSON(w http.ResponseWriter, v any) error {
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b) // too late for an error response
 	return nil
+}
+
+var errAnonymousDisabled = errors.New("no credentials, and anonymous pull is not enabled")
+
+// errRefused is a 401 from a token endpoint whose message says why.
+func errRefused(msg string, cause error) *regError {
+	return &regError{Status: http.StatusUnauthorized, Code: "UNAUTHORIZED", Message: msg, Err: cause}
+}
+
+// refusal turns an authentication failure at a token endpoint into a 401.
+// A wrong password gets ACR's words; a token that cannot be used here says
+// why, so a client that mixed up registries learns it.
+func (r *Registry) refusal(err error) *regError {
+	var msg string
+	switch {
+	case errors.Is(err, errForeignToken):
+		msg = fmt.Sprintf("the token was issued for another registry; '%s' accepts only its own tokens", r.loginServer)
+	case errors.Is(err, jwt.ErrTokenExpired):
+		msg = "the token has expired"
+	case errors.Is(err, errAnonymousDisabled), errors.Is(err, errBadCredentials):
+		// ACR's own answer to a wrong password or a missing credential,
+		// which docker prints as is.
+		msg = msgAuthRequired
+	case errors.Is(err, token.ErrInvalid):
+		msg = "the token is not valid: " + strings.TrimPrefix(err.Error(), token.ErrInvalid.Error()+": ")
+	default:
+		msg = msgAuthRequired
+	}
+	return errRefused(msg, err)
 }

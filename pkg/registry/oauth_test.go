@@ -3,6 +3,7 @@ package registry
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"testing"
 	"time"
 
@@ -43,9 +44,12 @@ func TestExchange(t *testing.T) {
 		status int
 		body   string
 	}{
-		{"invalid ARM token", http.MethodPost, []string{"grant_type", "access_token", "service", e.host, "access_token", "garbage"}, http.StatusUnauthorized, unauthorizedNoDetail},
-		{"refresh token is not an ARM token", http.MethodPost, []string{"grant_type", "access_token", "service", e.host, "access_token", refresh}, http.StatusUnauthorized, unauthorizedNoDetail},
-		{"another service", http.MethodPost, []string{"grant_type", "access_token", "service", "other.azurecr.io", "access_token", armToken(t)}, http.StatusUnauthorized, unauthorizedNoDetail},
+		{"invalid ARM token", http.MethodPost, []string{"grant_type", "access_token", "service", e.host, "access_token", "garbage"}, http.StatusUnauthorized,
+			refusedBody("the token is not valid: token is malformed: token contains an invalid number of segments")},
+		{"refresh token is not an ARM token", http.MethodPost, []string{"grant_type", "access_token", "service", e.host, "access_token", refresh}, http.StatusUnauthorized,
+			refusedBody(`the token is not valid: grant type \"refresh_token\", want \"client_credentials\"`)},
+		{"another service", http.MethodPost, []string{"grant_type", "access_token", "service", "other.azurecr.io", "access_token", armToken(t)}, http.StatusUnauthorized,
+			refusedBody(`the service \u0027other.azurecr.io\u0027 is not this registry; its login server is \u0027` + e.host + `\u0027`)},
 		{"deprecated grant", http.MethodPost, []string{"grant_type", "refresh_token", "service", e.host, "refresh_token", refresh}, http.StatusBadRequest,
 			`{"errors":[{"code":"UNSUPPORTED","message":"grant_type \"refresh_token\" is not supported"}]}` + "\n"},
 		{"GET", http.MethodGet, nil, http.StatusMethodNotAllowed, ""},
@@ -172,9 +176,11 @@ func TestTokenRefusals(t *testing.T) {
 		{"wrong password", http.MethodGet, "/oauth2/token?scope=repository:a:pull", nil, basic(testName, "nope"), http.StatusUnauthorized, unauthorizedNoDetail},
 		{"no credentials, anonymous pull disabled", http.MethodGet, "/oauth2/token?scope=repository:a:pull", nil, nil, http.StatusUnauthorized, unauthorizedNoDetail},
 		{"bearer instead of Basic", http.MethodGet, "/oauth2/token?scope=repository:a:pull", nil, bearer(access), http.StatusUnauthorized, unauthorizedNoDetail},
-		{"access token as refresh token", http.MethodPost, "/oauth2/token", []string{"grant_type", "refresh_token", "refresh_token", access}, nil, http.StatusUnauthorized, unauthorizedNoDetail},
+		{"access token as refresh token", http.MethodPost, "/oauth2/token", []string{"grant_type", "refresh_token", "refresh_token", access}, nil, http.StatusUnauthorized,
+			refusedBody(`the token is not valid: grant type \"access_token\", want \"refresh_token\"`)},
 		{"password grant, wrong password", http.MethodPost, "/oauth2/token", []string{"grant_type", "password", "username", testName, "password", "nope"}, nil, http.StatusUnauthorized, unauthorizedNoDetail},
-		{"another service", http.MethodGet, "/oauth2/token?service=other.azurecr.io", nil, basic(testName, testPW1), http.StatusUnauthorized, unauthorizedNoDetail},
+		{"another service", http.MethodGet, "/oauth2/token?service=other.azurecr.io", nil, basic(testName, testPW1), http.StatusUnauthorized,
+			refusedBody(`the service \u0027other.azurecr.io\u0027 is not this registry; its login server is \u0027` + e.host + `\u0027`)},
 		{"unknown grant", http.MethodPost, "/oauth2/token", []string{"grant_type", "client_credentials"}, nil, http.StatusBadRequest,
 			`{"errors":[{"code":"UNSUPPORTED","message":"grant_type \"client_credentials\" is not supported"}]}` + "\n"},
 		{"PUT", http.MethodPut, "/oauth2/token", nil, nil, http.StatusMethodNotAllowed, ""},
@@ -193,7 +199,7 @@ func TestTokenRefusals(t *testing.T) {
 	t.Run("disabled admin user", func(t *testing.T) {
 		cfg := defaultConfig()
 		cfg.AdminUserEnabled = false
-		require.NoError(t, e.reg.Update(cfg))
+		require.NoError(t, e.update(cfg))
 		r := e.do(http.MethodGet, "/oauth2/token?scope=repository:a:pull", nil, basic(testName, testPW1))
 		assert.Equal(t, http.StatusUnauthorized, r.status)
 		assert.Equal(t, unauthorizedNoDetail, r.body)
@@ -224,8 +230,40 @@ func TestAnonymousPull(t *testing.T) {
 
 	// Turning anonymous pull off stops new anonymous tokens at once.
 	cfg.AnonymousPullEnabled = false
-	require.NoError(t, e.reg.Update(cfg))
+	require.NoError(t, e.update(cfg))
 	r = e.do(http.MethodGet, path, nil, nil)
 	assert.Equal(t, http.StatusUnauthorized, r.status)
 	assert.Equal(t, unauthorizedNoDetail, r.body)
+}
+
+// TestExchangeRefusesTokensForOtherResources: an ARM token obtained for
+// Key Vault or Graph is not exchanged for a registry refresh token.
+func TestExchangeRefusesTokensForOtherResources(t *testing.T) {
+	e := newEnv(t, defaultConfig(), func(o *Options) {
+		o.ARMAudience = func(aud []string) bool { return slices.Contains(aud, "https://management.azure.com/") }
+	})
+	sign := func(aud string) string {
+		tok, err := testSigner.Sign(token.Claims{
+			RegisteredClaims: jwt.RegisteredClaims{Subject: "sp", Audience: jwt.ClaimStrings{aud}},
+			GrantType:        token.GrantARM,
+		}, time.Hour)
+		require.NoError(t, err)
+		return tok
+	}
+	tests := []struct {
+		name   string
+		aud    string
+		status int
+	}{
+		{"management", "https://management.azure.com/", http.StatusOK},
+		{"Key Vault", "https://vault.azure.net", http.StatusUnauthorized},
+		{"Graph", "https://graph.microsoft.com", http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body, hdr := form("grant_type", "access_token", "service", e.host, "access_token", sign(tt.aud))
+			r := e.do(http.MethodPost, "/oauth2/exchange", body, hdr)
+			assert.Equal(t, tt.status, r.status, r.body)
+		})
+	}
 }

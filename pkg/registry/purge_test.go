@@ -126,6 +126,7 @@ func TestUploadPurgeSettings(t *testing.T) {
 				opts.StorageDir = t.TempDir()
 			}
 			cfg := defaultConfig()
+			cfg.ID, cfg.LoginServer = "id", "myreg.azurecr.io"
 			reg, err := New(opts, cfg)
 			if tt.wantErr != "" {
 				require.ErrorContains(t, err, tt.wantErr)

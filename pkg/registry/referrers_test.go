@@ -287,7 +287,7 @@ func TestReferrersAccess(t *testing.T) {
 		e := e.with(t)
 		cfg := defaultConfig()
 		cfg.AnonymousPullEnabled = true
-		require.NoError(t, e.reg.Update(cfg))
+		require.NoError(t, e.update(cfg))
 		q := url.Values{"service": {e.host}, "scope": {"repository:" + fixtureRepo + ":pull"}}
 		tok := tokenField(t, e.do(http.MethodGet, "/oauth2/token?"+q.Encode(), nil, nil), "access_token")
 		_, got := e.referrersOf(fixtureRepo, f.subject.Digest, "", bearer(tok))
@@ -298,7 +298,7 @@ func TestReferrersAccess(t *testing.T) {
 		e := e.with(t)
 		cfg := defaultConfig()
 		cfg.Rules = denyAll()
-		require.NoError(t, e.reg.Update(cfg))
+		require.NoError(t, e.update(cfg))
 		r := e.do(http.MethodGet, path, nil, admin)
 		assert.Equal(t, http.StatusForbidden, r.status)
 		assert.Equal(t, deniedBody(natAddr), r.body)

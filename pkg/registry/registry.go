@@ -22,6 +22,8 @@ import (
 // Config is the part of a registry's ARM state the data plane needs. Update
 // is called with a fresh Config after every ARM change.
 type Config struct {
+	ID                   string         // the registry's unique identity (store.Registry.ID); tokens are bound to it
+	LoginServer          string         // what ARM reports as loginServer; the audience of this registry's tokens
 	Name                 string         // registry name as created; the admin username
 	Rules                firewall.Rules // networkRuleSet and publicNetworkAccess
 	AdminUserEnabled     bool
@@ -31,13 +33,17 @@ type Config struct {
 
 // Options are a registry's fixed dependencies.
 type Options struct {
-	StorageDir string             // distribution filesystem root; "" selects distribution's inmemory driver
-	HTTPSecret string             // persisted secret that signs upload state; required
-	Signer     *token.Signer      // signs and verifies ACR tokens, verifies ARM tokens; required
-	Resolver   *firewall.Resolver // NAT, trusted proxies, private networks; nil means none of them
-	Logger     *slog.Logger       // nil means slog.Default()
-	RuleDelay  time.Duration      // rule changes reach the data plane after this delay; 0 means the next request
-	Now        func() time.Time   // nil means time.Now
+	StorageDir string        // distribution filesystem root; "" selects distribution's inmemory driver
+	HTTPSecret string        // persisted secret that signs upload state; required
+	Signer     *token.Signer // signs and verifies ACR tokens, verifies ARM tokens; required
+	// ARMAudience says whether an ARM token's audience lets /oauth2/exchange
+	// take it (a token for Key Vault or Graph is not for ARM); nil accepts
+	// any audience.
+	ARMAudience func(aud []string) bool
+	Resolver    *firewall.Resolver // NAT, trusted proxies, private networks; nil means none of them
+	Logger      *slog.Logger       // nil means slog.Default()
+	RuleDelay   time.Duration      // rule changes reach the data plane after this delay; 0 means the next request
+	Now         func() time.Time   // nil means time.Now
 
 	// DenyLogInterval limits the firewall's warnings: the first denial of
 	// a client address is logged, then at most one per address per
@@ -80,13 +86,16 @@ type credentials struct {
 // Registry is the data plane of one emulated registry. It is an
 // http.Handler for /v2/… and /oauth2/…; create it with New.
 type Registry struct {
-	name     string
-	signer   *token.Signer
-	resolver *firewall.Resolver
-	log      *slog.Logger
-	now      func() time.Time
-	delay    time.Duration
-	app      *handlers.App
+	id          string
+	loginServer string // lower-cased
+	name        string
+	signer      *token.Signer
+	armAud      func(aud []string) bool
+	resolver    *firewall.Resolver
+	log         *slog.Logger
+	now         func() time.Time
+	delay       time.Duration
+	app         *handlers.App
 
 	referrers *referrerIndex              // the OCI referrers API, which distribution lacks
 	driver    storagedriver.StorageDriver // distribution's storage driver (set by driverTap)
@@ -111,6 +120,9 @@ type Registry struct {
 func New(opts Options, cfg Config) (*Registry, error) {
 	if cfg.Name == "" {
 		return nil, errors.New("registry: empty name")
+	}
+	if cfg.ID == "" || cfg.LoginServer == "" {
+		return nil, fmt.Errorf("registry %s: empty ID or login server", cfg.Name)
 	}
 	if opts.HTTPSecret == "" {
 		return nil, fmt.Errorf("registry %s: empty HTTP secret", cfg.Name)
@@ -137,13 +149,16 @@ func New(opts Options, cfg Config) (*Registry, error) {
 		opts.Now = time.Now
 	}
 	r := &Registry{
-		name:     cfg.Name,
-		signer:   opts.Signer,
-		resolver: opts.Resolver,
-		log:      opts.Logger,
-		now:      opts.Now,
-		delay:    opts.RuleDelay,
-		pending:  make(map[uint64]*time.Timer),
+		id:          cfg.ID,
+		loginServer: strings.ToLower(cfg.LoginServer),
+		name:        cfg.Name,
+		signer:      opts.Signer,
+		armAud:      opts.ARMAudience,
+		resolver:    opts.Resolver,
+		log:         opts.Logger,
+		now:         opts.Now,
+		delay:       opts.RuleDelay,
+		pending:     make(map[uint64]*time.Timer),
 	}
 	r.policy.Store(policy)
 	r.creds.Store(newCredentials(cfg))
@@ -203,7 +218,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	r.allowed.Add(1)
-	if !r.resolver.IsTrustedProxy(client.Peer) {
+	if !r.resolver.HeadersTrusted(client) {
 		stripForwarded(req.Header)
 	}
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -24,6 +25,8 @@ func TestNewValidates(t *testing.T) {
 		cfg  func(*Config)
 	}{
 		{name: "empty name", cfg: func(c *Config) { c.Name = "" }},
+		{name: "no ID", cfg: func(c *Config) { c.ID = "" }},
+		{name: "no login server", cfg: func(c *Config) { c.LoginServer = "" }},
 		{name: "no HTTP secret", opts: func(o *Options) { o.HTTPSecret = "" }},
 		{name: "no signer", opts: func(o *Options) { o.Signer = nil }},
 		{name: "negative delay", opts: func(o *Options) { o.RuleDelay = -1 }},
@@ -35,6 +38,7 @@ func TestNewValidates(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			opts, cfg := good, defaultConfig()
+			cfg.ID, cfg.LoginServer = "id", "myreg.azurecr.io"
 			if tt.opts != nil {
 				tt.opts(&opts)
 			}
@@ -47,7 +51,9 @@ func TestNewValidates(t *testing.T) {
 		})
 	}
 	t.Run("defaults", func(t *testing.T) {
-		reg, err := New(Options{HTTPSecret: "s", Signer: testSigner}, defaultConfig())
+		cfg := defaultConfig()
+		cfg.ID, cfg.LoginServer = "id", "myreg.azurecr.io"
+		reg, err := New(Options{HTTPSecret: "s", Signer: testSigner}, cfg)
 		require.NoError(t, err)
 		assert.Equal(t, testName, reg.Name())
 		assert.NoError(t, reg.Close())
@@ -59,13 +65,13 @@ func TestUpdateValidates(t *testing.T) {
 	allowOne := firewall.Rules{DefaultAction: "Deny", IPRules: []string{natAddr}}
 	cfg := defaultConfig()
 	cfg.Rules = allowOne
-	require.NoError(t, e.reg.Update(cfg))
+	require.NoError(t, e.update(cfg))
 
 	tests := []struct {
 		name string
 		cfg  func(*Config)
 	}{
-		{"another registry", func(c *Config) { c.Name = "other" }},
+		{"another name", func(c *Config) { c.Name = "other" }},
 		{"bad rule", func(c *Config) { c.Rules.IPRules = []string{"1.2.3.4/40"} }},
 		{"bad public access", func(c *Config) { c.Rules.PublicNetworkAccess = "Sometimes" }},
 	}
@@ -74,7 +80,10 @@ func TestUpdateValidates(t *testing.T) {
 			bad := defaultConfig()
 			bad.AdminUserEnabled = false
 			tt.cfg(&bad)
-			assert.Error(t, e.reg.Update(bad))
+			assert.Error(t, e.update(bad))
+			bad = defaultConfig()
+			bad.ID, bad.LoginServer = "another-id", e.reg.loginServer
+			assert.Error(t, e.reg.Update(bad), "another registry's ID")
 			// Nothing changed: neither rules nor credentials.
 			assert.Equal(t, allowOne, e.reg.Rules())
 			assert.True(t, e.reg.creds.Load().adminEnabled)
@@ -83,39 +92,59 @@ func TestUpdateValidates(t *testing.T) {
 	t.Run("name in another case", func(t *testing.T) {
 		c := defaultConfig()
 		c.Name = "MyReg"
-		assert.NoError(t, e.reg.Update(c))
+		assert.NoError(t, e.update(c))
 	})
 }
 
-func TestTokenCache(t *testing.T) {
+// TestTokenBinding checks that a registry accepts only tokens it issued
+// itself: bound to its ID and its login server, whatever the request's Host
+// said when the token was minted. Each case is tried twice, so that the
+// verified-token cache is held to the same rules as the signature check.
+func TestTokenBinding(t *testing.T) {
 	var now atomic.Pointer[time.Time]
 	start := time.Now()
 	now.Store(&start)
 	e := newEnv(t, defaultConfig(), func(o *Options) { o.Now = func() time.Time { return *now.Load() } })
-	tok := accessToken(t, e.host, token.Access{Type: "registry", Name: "catalog", Actions: []string{"*"}})
-
-	for range 2 { // the second use is served from the cache
-		_, err := e.reg.verify(tok, token.GrantAccess, e.host)
+	sign := func(grant, registryID string, aud ...string) string {
+		tok, err := testSigner.Sign(token.Claims{
+			RegisteredClaims: jwt.RegisteredClaims{Subject: "someone", Audience: aud},
+			GrantType:        grant,
+			Registry:         registryID,
+		}, time.Hour)
 		require.NoError(t, err)
+		return tok
 	}
+	own := sign(token.GrantAccess, e.reg.id, e.host)
 	tests := []struct {
-		name  string
-		grant string
-		aud   string
+		name    string
+		raw     string
+		grant   string
+		wantErr error // nil: accepted
 	}{
-		{"another grant type", token.GrantRefresh, e.host},
-		{"another audience", token.GrantAccess, "other.azurecr.io"},
+		{"own token", own, token.GrantAccess, nil},
+		{"own token as another grant type", own, token.GrantRefresh, token.ErrInvalid},
+		{"another registry's ID, this audience", sign(token.GrantAccess, "another-registry", e.host), token.GrantAccess, errForeignToken},
+		{"this ID, another audience", sign(token.GrantAccess, e.reg.id, "other.azurecr.io"), token.GrantAccess, errForeignToken},
+		{"this ID, no audience", sign(token.GrantAccess, e.reg.id), token.GrantAccess, errForeignToken},
+		{"no registry ID", sign(token.GrantAccess, "", e.host), token.GrantAccess, errForeignToken},
+		{"refresh token of another registry", sign(token.GrantRefresh, "another-registry", e.host), token.GrantRefresh, errForeignToken},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := e.reg.verify(tok, tt.grant, tt.aud)
-			assert.ErrorIs(t, err, token.ErrInvalid)
+			for attempt := range 2 {
+				_, err := e.reg.verify(tt.raw, tt.grant)
+				if tt.wantErr == nil {
+					require.NoError(t, err, "attempt %d", attempt)
+				} else {
+					require.ErrorIs(t, err, tt.wantErr, "attempt %d", attempt)
+				}
+			}
 		})
 	}
 	t.Run("expired", func(t *testing.T) {
 		later := start.Add(2 * time.Hour)
 		now.Store(&later)
-		_, err := e.reg.verify(tok, token.GrantAccess, e.host)
+		_, err := e.reg.verify(own, token.GrantAccess)
 		assert.ErrorIs(t, err, token.ErrInvalid)
 	})
 }

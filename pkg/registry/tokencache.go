@@ -1,10 +1,13 @@
 package registry
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/acremu/acremu/pkg/token"
 )
@@ -13,6 +16,10 @@ import (
 // starts over. Clients reuse one token for many requests, so even a small
 // cache removes nearly every signature check.
 const tokenCacheSize = 4096
+
+// errForeignToken refuses a validly signed token that another registry (or
+// a registry since deleted) issued.
+var errForeignToken = errors.New("the token was not issued by this registry")
 
 // tokenCache remembers tokens whose signature was verified, until they
 // expire. An ES256 verification costs about ten times a whole GET /v2/ in
@@ -23,25 +30,31 @@ type tokenCache struct {
 	size atomic.Int64
 }
 
-// verify is Signer.Verify with the cache in front. Only successful
-// verifications are remembered. A remembered token's signature is not
-// checked again, but its grant type, audience and expiry are, on every use.
-func (r *Registry) verify(raw, grantType, aud string) (*token.Claims, error) {
+// verify accepts raw only when it is an ACR token of grantType issued by
+// this very registry: bound to its ID and its login server, whatever name
+// the request used to reach it. A remembered token's signature is not
+// checked again, but its grant type, binding and expiry are, on every use;
+// only tokens bound here are remembered.
+func (r *Registry) verify(raw, grantType string) (*token.Claims, error) {
 	if v, ok := r.tokens.m.Load(raw); ok {
 		c := v.(*token.Claims)
 		switch {
 		case c.GrantType != grantType:
 			return nil, fmt.Errorf("%w: grant type %q, want %q", token.ErrInvalid, c.GrantType, grantType)
-		case aud != "" && !slices.Contains(c.Audience, aud):
-			return nil, fmt.Errorf("%w: audience %v, want %q", token.ErrInvalid, c.Audience, aud)
 		case !r.now().Before(c.ExpiresAt.Time):
 			r.tokens.m.Delete(raw)
-			return nil, fmt.Errorf("%w: token expired", token.ErrInvalid)
+			return nil, fmt.Errorf("%w: %w", token.ErrInvalid, jwt.ErrTokenExpired)
+		}
+		if err := r.boundHere(c); err != nil {
+			return nil, err
 		}
 		return c, nil
 	}
-	c, err := r.signer.Verify(raw, grantType, aud)
+	c, err := r.signer.Verify(raw, grantType, "") // the binding is checked below
 	if err != nil {
+		return nil, err
+	}
+	if err := r.boundHere(c); err != nil {
 		return nil, err
 	}
 	if c.ExpiresAt != nil {
@@ -52,4 +65,12 @@ func (r *Registry) verify(raw, grantType, aud string) (*token.Claims, error) {
 		r.tokens.m.Store(raw, c)
 	}
 	return c, nil
+}
+
+// boundHere checks the claims that tie a token to this registry.
+func (r *Registry) boundHere(c *token.Claims) error {
+	if c.Registry != r.id || !slices.Contains(c.Audience, r.loginServer) {
+		return fmt.Errorf("%w: %w (audience %v)", token.ErrInvalid, errForeignToken, c.Audience)
+	}
+	return nil
 }

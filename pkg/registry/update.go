@@ -13,29 +13,49 @@ import (
 // a later Update is never overtaken by an earlier one. An invalid cfg
 // changes nothing.
 func (r *Registry) Update(cfg Config) error {
-	if !strings.EqualFold(cfg.Name, r.name) {
-		return fmt.Errorf("registry %s: update names registry %q", r.name, cfg.Name)
+	apply, err := r.PrepareUpdate(cfg)
+	if err != nil {
+		return err
+	}
+	apply()
+	return nil
+}
+
+// PrepareUpdate validates cfg and compiles its policy, and returns the step
+// that makes it current, which cannot fail (a closed registry ignores it).
+func (r *Registry) PrepareUpdate(cfg Config) (apply func(), err error) {
+	if cfg.ID != r.id || !strings.EqualFold(cfg.Name, r.name) || !strings.EqualFold(cfg.LoginServer, r.loginServer) {
+		return nil, fmt.Errorf("registry %s: update names registry %q (%s at %s)", r.name, cfg.Name, cfg.ID, cfg.LoginServer)
 	}
 	policy, err := firewall.NewPolicy(cfg.Rules)
 	if err != nil {
-		return fmt.Errorf("registry %s: %w", r.name, err)
+		return nil, fmt.Errorf("registry %s: %w", r.name, err)
 	}
+	r.mu.Lock()
+	closed := r.closed
+	r.mu.Unlock()
+	if closed {
+		return nil, fmt.Errorf("registry %s: closed", r.name)
+	}
+	creds := newCredentials(cfg)
+	return func() { r.apply(creds, policy) }, nil
+}
 
+func (r *Registry) apply(creds *credentials, policy *firewall.Policy) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return fmt.Errorf("registry %s: closed", r.name)
+		return
 	}
-	r.creds.Store(newCredentials(cfg))
+	r.creds.Store(creds)
 	r.seq++
 	seq := r.seq
 	if r.delay == 0 {
 		r.applyLocked(seq, policy)
-		return nil
+		return
 	}
 	// The callback takes r.mu, so it cannot run before the timer is recorded.
 	r.pending[seq] = time.AfterFunc(r.delay, func() { r.applyPolicy(seq, policy) })
-	return nil
 }
 
 // applyPolicy makes policy current unless a later one already is.

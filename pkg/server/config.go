@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -62,6 +63,9 @@ type Config struct {
 
 	NAT             []firewall.NAT
 	TrustedProxies  []netip.Prefix
+	// AllowAnyTrustedProxy accepts trusted-proxy ranges that cover
+	// (nearly) everyone, which let any client name its own address.
+	AllowAnyTrustedProxy bool
 	PrivateNetworks []netip.Prefix
 	RuleDelay       time.Duration
 	MaxIPRules      int
@@ -110,6 +114,12 @@ func (c *Config) validate() error {
 			errs = append(errs, fmt.Errorf("--%s must not be empty", v.name))
 		}
 	}
+	for _, p := range c.TrustedProxies {
+		if coversEveryone(p) && !c.AllowAnyTrustedProxy {
+			errs = append(errs, fmt.Errorf("--trusted-proxy %s trusts (nearly) every peer to name its own client address, which lets anyone past every firewall: "+
+				"name your proxies' addresses, or add --allow-any-trusted-proxy if that is what you mean", p))
+		}
+	}
 	if c.RuleDelay < 0 {
 		errs = append(errs, errors.New("--rule-delay must not be negative"))
 	}
@@ -121,4 +131,38 @@ func (c *Config) validate() error {
 	}
 	c.Domain = strings.Trim(strings.ToLower(c.Domain), ".")
 	return errors.Join(errs...)
+}
+
+// coversEveryone reports whether p is a catch-all rather than a proxy
+// network: an IPv4 range wider than a /8 (0.0.0.0/0, 0.0.0.0/1, …) or an
+// IPv6 range wider than a /16 (::/0, 2000::/3, …). No real set of proxies
+// spans more.
+func coversEveryone(p netip.Prefix) bool {
+	if p.Addr().Is4() {
+		return p.Bits() < 8
+	}
+	return p.Bits() < 16
+}
+
+// ExposedWithWellKnownSecret reports whether acremu listens beyond
+// loopback while the service principal's secret is the published
+// development one: then anyone who can reach it can change every rule.
+func (c *Config) ExposedWithWellKnownSecret() bool {
+	if c.ClientSecret != DefaultClientSecret {
+		return false
+	}
+	for _, l := range c.Listen {
+		host, _, err := net.SplitHostPort(l)
+		if err != nil {
+			host = l
+		}
+		if host == "localhost" {
+			continue
+		}
+		ip, err := netip.ParseAddr(host)
+		if err != nil || !ip.IsLoopback() {
+			return true // a wildcard, a name or a non-loopback address
+		}
+	}
+	return false
 }

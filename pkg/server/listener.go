@@ -6,7 +6,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"sync"
 	"time"
@@ -31,32 +33,63 @@ type dualListener struct {
 	inner    net.Listener
 	tls      *tls.Config
 	resolver *firewall.Resolver
+	log      *slog.Logger
+	after    func(time.Duration) <-chan time.Time // time.After; tests replace it
 	conns    chan net.Conn
 	done     chan struct{}
 	once     sync.Once
 }
 
-func newDualListener(inner net.Listener, tlsConfig *tls.Config, resolver *firewall.Resolver) *dualListener {
-	l := &dualListener{inner: inner, tls: tlsConfig, resolver: resolver, conns: make(chan net.Conn), done: make(chan struct{})}
-	go l.acceptLoop()
+// Accept errors are retried after a delay that starts at minAcceptDelay
+// and doubles up to maxAcceptDelay, as net/http's Server.Serve does.
+const (
+	minAcceptDelay = 5 * time.Millisecond
+	maxAcceptDelay = time.Second
+)
+
+// newDualListener serves inner; a nil log discards accept errors.
+func newDualListener(inner net.Listener, tlsConfig *tls.Config, resolver *firewall.Resolver, log *slog.Logger) *dualListener {
+	l := &dualListener{inner: inner, tls: tlsConfig, resolver: resolver, log: log, after: time.After}
+	l.start()
 	return l
 }
 
+// start runs the accept loop of a listener whose fields are set.
+func (l *dualListener) start() {
+	if l.log == nil {
+		l.log = slog.New(slog.DiscardHandler)
+	}
+	l.conns = make(chan net.Conn)
+	l.done = make(chan struct{})
+	go l.acceptLoop()
+}
+
+// acceptLoop accepts until the inner listener is closed. Any other accept
+// error (EMFILE when the process is out of file descriptors, ECONNABORTED,
+// a timeout) is retried with backoff, logged once per run of failures: a
+// port must outlive a transient failure, not stay closed while the process
+// lives on.
 func (l *dualListener) acceptLoop() {
 	var delay time.Duration
 	for {
 		c, err := l.inner.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(delay*2, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				// Closed by Close, or by whoever owns inner: this
+				// listener is done, and Accept reports net.ErrClosed.
+				l.Close()
+				return
 			}
-			// The inner listener failed or was closed: either way this
-			// listener is done, and Accept reports net.ErrClosed.
-			l.Close()
-			return
+			if delay == 0 {
+				l.log.Error("accept failed; retrying with backoff", "addr", l.inner.Addr().String(), "err", err)
+			}
+			delay = min(max(delay*2, minAcceptDelay), maxAcceptDelay)
+			select {
+			case <-l.after(delay):
+			case <-l.done:
+				return
+			}
+			continue
 		}
 		delay = 0
 		go l.sniff(c)
@@ -161,4 +194,12 @@ func clientOf(c net.Conn) (firewall.Client, bool) {
 func netipAddrPort(s string) (netip.Addr, error) {
 	ap, err := netip.ParseAddrPort(s)
 	return ap.Addr(), err
+}
+
+// serve runs p's HTTP server until it is closed, and logs why it stopped
+// if that was anything else.
+func (p *portServer) serve() {
+	if err := p.srv.Serve(p.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		p.ln.log.Error("serve stopped", "addr", p.ln.Addr().String(), "err", err)
+	}
 }

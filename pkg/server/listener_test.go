@@ -5,10 +5,14 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -29,7 +33,7 @@ func startDual(t *testing.T, cfg firewall.ResolverConfig) (string, *tlsca.CA) {
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	dl := newDualListener(ln, &tls.Config{GetCertificate: ca.GetCertificate, NextProtos: []string{"http/1.1"}}, res)
+	dl := newDualListener(ln, &tls.Config{GetCertificate: ca.GetCertificate, NextProtos: []string{"http/1.1"}}, res, nil)
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, _ := firewall.FromContext(r.Context())
@@ -111,4 +115,134 @@ func TestProxyProtocolOnlyFromTrustedPeers(t *testing.T) {
 			require.Contains(t, resp.Status+" "+string(body), tt.want)
 		})
 	}
+}
+
+// flakyListener fails Accept with EMFILE as scripted, then accepts for
+// real: script[i] is how many times the i-th real Accept is preceded by a
+// failure.
+type flakyListener struct {
+	net.Listener
+	mu     sync.Mutex
+	script []int
+}
+
+func (l *flakyListener) Accept() (net.Conn, error) {
+	l.mu.Lock()
+	if len(l.script) > 0 && l.script[0] > 0 {
+		l.script[0]--
+		l.mu.Unlock()
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.Addr(), Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	}
+	if len(l.script) > 0 {
+		l.script = l.script[1:]
+	}
+	l.mu.Unlock()
+	return l.Listener.Accept()
+}
+
+// logBuffer collects log output from several goroutines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestAcceptErrorsAreRetriedWithBackoff(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	res, err := firewall.NewResolver(firewall.ResolverConfig{})
+	require.NoError(t, err)
+	var (
+		mu     sync.Mutex
+		delays []time.Duration
+		logged logBuffer
+	)
+	fired := make(chan time.Time)
+	close(fired)
+	l := &dualListener{
+		inner:    &flakyListener{Listener: inner, script: []int{5, 2, 0}},
+		resolver: res,
+		log:      slog.New(slog.NewTextHandler(&logged, nil)),
+		after: func(d time.Duration) <-chan time.Time {
+			mu.Lock()
+			delays = append(delays, d)
+			mu.Unlock()
+			return fired
+		},
+	}
+	l.start()
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+
+	// Three connections, one per real Accept; without keep-alives each
+	// request needs its own.
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	for range 3 {
+		require.Equal(t, "ok", get(t, c, "http://"+inner.Addr().String()+"/"))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	ms := time.Millisecond
+	require.Equal(t, []time.Duration{5 * ms, 10 * ms, 20 * ms, 40 * ms, 80 * ms, 5 * ms, 10 * ms}, delays, "backoff doubles from 5ms and restarts after a success")
+	lines := strings.Split(strings.TrimSpace(logged.String()), "\n")
+	require.Len(t, lines, 2, "one log record per run of failures")
+	require.Contains(t, lines[0], "too many open files")
+}
+
+func TestBackoffIsCappedAndEndsOnClose(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	res, err := firewall.NewResolver(firewall.ResolverConfig{})
+	require.NoError(t, err)
+	waits := make(chan time.Duration)
+	stop := make(chan struct{})
+	l := &dualListener{
+		inner:    &flakyListener{Listener: inner, script: []int{1 << 30}},
+		resolver: res,
+		after: func(d time.Duration) <-chan time.Time {
+			select {
+			case waits <- d:
+				ch := make(chan time.Time, 1)
+				ch <- time.Time{}
+				return ch
+			case <-stop:
+				return nil // never fires: only Close ends the wait
+			}
+		},
+	}
+	l.start()
+	var last time.Duration
+	for range 12 {
+		last = <-waits
+	}
+	require.Equal(t, time.Second, last, "backoff is capped at 1s")
+
+	// Close ends the loop even mid-backoff, and Accept reports ErrClosed.
+	close(stop)
+	require.NoError(t, l.Close())
+	_, err = l.Accept()
+	require.ErrorIs(t, err, net.ErrClosed)
+}
+
+func TestClosedInnerListenerClosesTheDualListener(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	res, err := firewall.NewResolver(firewall.ResolverConfig{})
+	require.NoError(t, err)
+	l := newDualListener(inner, nil, res, nil)
+	inner.Close()
+	_, err = l.Accept()
+	require.ErrorIs(t, err, net.ErrClosed)
 }

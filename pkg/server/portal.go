@@ -30,8 +30,9 @@ func (s *Server) newPortal() (*portal.Portal, error) {
 		Activity:     s.firewallActivity,
 		Logger:       s.cfg.Logger,
 	}
-	// Only the well-known development credentials are shown as a hint.
-	if s.cfg.ClientID == DefaultClientID && s.cfg.ClientSecret == DefaultClientSecret {
+	// Only the well-known development credentials are shown as a hint, and
+	// only while acremu listens on loopback alone.
+	if s.cfg.ClientID == DefaultClientID && s.cfg.ClientSecret == DefaultClientSecret && !s.cfg.ExposedWithWellKnownSecret() {
 		cfg.HintClientID, cfg.HintSecret = DefaultClientID, DefaultClientSecret
 	}
 	return portal.New(cfg)

@@ -91,15 +91,7 @@ func (s *Server) whoami(w http.ResponseWriter, req *http.Request) {
 }
 
 // clientOf is the request's client exactly as the data plane judges it.
-func (s *Server) clientOf(req *http.Request) firewall.Client {
-	c, ok := firewall.FromContext(req.Context())
-	if !ok {
-		if ap, err := netipAddrPort(req.RemoteAddr); err == nil {
-			c = s.resolver.FromPeer(ap)
-		}
-	}
-	return s.resolver.FromHeaders(c, req.Header)
-}
+func (s *Server) clientOf(req *http.Request) firewall.Client { return s.resolver.ClientOf(req) }
 
 func (s *Server) caCert(w http.ResponseWriter, _ *http.Request) {
 	if s.ca == nil {

@@ -8,10 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,7 +15,6 @@ import (
 	"github.com/acremu/acremu/pkg/firewall"
 	"github.com/acremu/acremu/pkg/mgmt"
 	"github.com/acremu/acremu/pkg/portal"
-	"github.com/acremu/acremu/pkg/registry"
 	"github.com/acremu/acremu/pkg/store"
 	"github.com/acremu/acremu/pkg/tlsca"
 	"github.com/acremu/acremu/pkg/token"
@@ -43,19 +38,8 @@ type Server struct {
 	mu        sync.Mutex // serialises changes to the registry set and ports
 	front     []*portServer
 	frontPort int
-	ports     map[int]*portServer  // per-registry ports
-	pending   map[int]net.Listener // ports allocated for registries being created
+	ports     map[int]*portServer // per-registry ports
 	closed    bool
-}
-
-// registrySet is an immutable snapshot of the served registries.
-type registrySet struct {
-	byName map[string]*servedRegistry // lower-cased name
-}
-
-type servedRegistry struct {
-	rec store.Registry
-	reg *registry.Registry
 }
 
 type portServer struct {
@@ -69,7 +53,7 @@ func New(cfg Config) (_ *Server, err error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, ports: map[int]*portServer{}, pending: map[int]net.Listener{}}
+	s := &Server{cfg: cfg, ports: map[int]*portServer{}}
 	s.regs.Store(&registrySet{byName: map[string]*servedRegistry{}})
 	s.metrics = s.metricsHandler()
 	defer func() {
@@ -81,7 +65,7 @@ func New(cfg Config) (_ *Server, err error) {
 	if cfg.InMemory {
 		s.store, err = store.OpenEphemeral()
 	} else {
-		s.store, err = store.Open(filepath.Join(cfg.DataDir, "acremu.db"))
+		s.store, err = s.openState()
 	}
 	if err != nil {
 		return nil, err
@@ -120,6 +104,10 @@ func New(cfg Config) (_ *Server, err error) {
 		s.front = append(s.front, s.newPortServer(ln, ""))
 	}
 	s.frontPort = s.front[0].ln.Addr().(*net.TCPAddr).Port
+	if cfg.ExposedWithWellKnownSecret() {
+		cfg.Logger.Warn("acremu listens beyond loopback with the published development secret: anyone who reaches it can change every firewall rule; set --client-secret",
+			"listen", cfg.Listen)
+	}
 
 	if s.api, err = mgmt.New(mgmt.Config{
 		Store: s.store, Signer: s.signer, Hooks: (*hooks)(s),
@@ -132,11 +120,8 @@ func New(cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 
-	var recs []store.Registry
-	if err := s.store.View(func(tx *store.Tx) error {
-		recs, err = tx.Registries("", "")
-		return err
-	}); err != nil {
+	recs, err := s.adoptStorage()
+	if err != nil {
 		return nil, err
 	}
 	for _, rec := range recs {
@@ -179,9 +164,9 @@ func (s *Server) setupTLS() error {
 }
 
 func (s *Server) newPortServer(ln net.Listener, boundRegistry string) *portServer {
-	dl := newDualListener(ln, s.tlsConfig, s.resolver)
+	dl := newDualListener(ln, s.tlsConfig, s.resolver, s.cfg.Logger)
 	srv := &http.Server{
-		Handler:           s.routes(boundRegistry),
+		Handler:           limitBodies(s.routes(boundRegistry), unauthBodyTimeout, unauthBodyMaxBytes),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          nil,
@@ -204,10 +189,10 @@ func (s *Server) Start() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, p := range s.front {
-		go p.srv.Serve(p.ln)
+		go p.serve()
 	}
 	for _, p := range s.ports {
-		go p.srv.Serve(p.ln)
+		go p.serve()
 	}
 }
 
@@ -218,9 +203,6 @@ func (s *Server) Close(ctx context.Context) error {
 	servers := append([]*portServer(nil), s.front...)
 	for _, p := range s.ports {
 		servers = append(servers, p)
-	}
-	for _, l := range s.pending {
-		l.Close()
 	}
 	s.mu.Unlock()
 	for _, p := range servers {
@@ -237,183 +219,3 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	return nil
 }
-
-// storageDir is where a registry's blobs live ("" = in memory).
-func (s *Server) storageDir(name string) string {
-	if s.cfg.InMemory {
-		return ""
-	}
-	return filepath.Join(s.cfg.DataDir, "registries", strings.ToLower(name))
-}
-
-func registryConfig(rec store.Registry) registry.Config {
-	ips := make([]string, len(rec.NetworkRuleSet.IPRules))
-	for i, r := range rec.NetworkRuleSet.IPRules {
-		ips[i] = r.Value
-	}
-	return registry.Config{
-		Name: rec.Name,
-		Rules: firewall.Rules{
-			PublicNetworkAccess: rec.PublicNetworkAccess,
-			DefaultAction:       rec.NetworkRuleSet.DefaultAction,
-			IPRules:             ips,
-		},
-		AdminUserEnabled:     rec.AdminUserEnabled,
-		Passwords:            rec.Passwords,
-		AnonymousPullEnabled: rec.AnonymousPullEnabled && !strings.EqualFold(rec.SKU, "Basic"),
-	}
-}
-
-// serveRegistry starts serving rec, or applies its new state if served.
-func (s *Server) serveRegistry(rec store.Registry) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	key := strings.ToLower(rec.Name)
-	cur := s.regs.Load()
-	if sr, ok := cur.byName[key]; ok {
-		if err := sr.reg.Update(registryConfig(rec)); err != nil {
-			return err
-		}
-		s.publish(key, &servedRegistry{rec: rec, reg: sr.reg})
-		return nil
-	}
-	reg, err := registry.New(registry.Options{
-		StorageDir: s.storageDir(rec.Name),
-		HTTPSecret: s.secret,
-		Signer:     s.signer,
-		Resolver:   s.resolver,
-		Logger:     s.cfg.Logger,
-		RuleDelay:  s.cfg.RuleDelay,
-	}, registryConfig(rec))
-	if err != nil {
-		return err
-	}
-	if rec.Port != 0 && s.cfg.Domain == "" {
-		ln, ok := s.pending[rec.Port]
-		delete(s.pending, rec.Port)
-		if !ok {
-			if ln, err = net.Listen("tcp", s.portAddr(rec.Port)); err != nil {
-				reg.Close()
-				return fmt.Errorf("registry %s: %w", rec.Name, err)
-			}
-		}
-		p := s.newPortServer(ln, key)
-		s.ports[rec.Port] = p
-		if !s.closed {
-			go p.srv.Serve(p.ln)
-		}
-	}
-	s.publish(key, &servedRegistry{rec: rec, reg: reg})
-	return nil
-}
-
-// publish swaps in a registry set with key set to sr (nil removes it).
-func (s *Server) publish(key string, sr *servedRegistry) {
-	cur := s.regs.Load()
-	next := &registrySet{byName: make(map[string]*servedRegistry, len(cur.byName)+1)}
-	for k, v := range cur.byName {
-		next.byName[k] = v
-	}
-	if sr == nil {
-		delete(next.byName, key)
-	} else {
-		next.byName[key] = sr
-	}
-	s.regs.Store(next)
-}
-
-func (s *Server) removeRegistry(rec store.Registry) {
-	s.mu.Lock()
-	key := strings.ToLower(rec.Name)
-	sr, ok := s.regs.Load().byName[key]
-	s.publish(key, nil)
-	var p *portServer
-	if rec.Port != 0 {
-		p = s.ports[rec.Port]
-		delete(s.ports, rec.Port)
-	}
-	s.mu.Unlock()
-	if p != nil {
-		p.srv.Close() // also drops keep-alive connections to the deleted registry
-		p.ln.Close()
-	}
-	if ok {
-		sr.reg.Close()
-	}
-	if dir := s.storageDir(rec.Name); dir != "" {
-		if err := os.RemoveAll(dir); err != nil {
-			s.cfg.Logger.Error("remove registry storage", "registry", rec.Name, "err", err)
-		}
-	}
-}
-
-// portAddr is the address a registry port listens on: the host of the first
-// front-end address, so registries are exactly as exposed as the front end.
-func (s *Server) portAddr(port int) string {
-	host, _, err := net.SplitHostPort(s.cfg.Listen[0])
-	if err != nil {
-		host = ""
-	}
-	return net.JoinHostPort(host, strconv.Itoa(port))
-}
-
-// loginServer is the address clients use for rec's data plane.
-func (s *Server) loginServer(rec store.Registry) string {
-	name := strings.ToLower(rec.Name)
-	switch {
-	case s.cfg.Domain != "":
-		if s.frontPort == 443 {
-			return name + "." + s.cfg.Domain
-		}
-		return fmt.Sprintf("%s.%s:%d", name, s.cfg.Domain, s.frontPort)
-	case rec.Port != 0:
-		return net.JoinHostPort(s.cfg.PublicHost, strconv.Itoa(rec.Port))
-	default:
-		return net.JoinHostPort(s.cfg.PublicHost, strconv.Itoa(s.frontPort))
-	}
-}
-
-// hooks implements mgmt.Hooks.
-type hooks Server
-
-func (h *hooks) AllocatePort(inUse []int) (int, error) {
-	s := (*Server)(h)
-	if s.cfg.Domain != "" {
-		return 0, nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	used := map[int]bool{}
-	for _, p := range inUse {
-		used[p] = true
-	}
-	for _, p := range s.front {
-		used[p.ln.Addr().(*net.TCPAddr).Port] = true
-	}
-	for p := range s.pending {
-		used[p] = true
-	}
-	for port := s.cfg.RegistryPorts.First; port <= s.cfg.RegistryPorts.Last; port++ {
-		if used[port] {
-			continue
-		}
-		ln, err := net.Listen("tcp", s.portAddr(port))
-		if err != nil {
-			continue // taken by another process: try the next one
-		}
-		s.pending[port] = ln
-		return port, nil
-	}
-	return 0, fmt.Errorf("%w in --registry-ports %s", mgmt.ErrNoPort, s.cfg.RegistryPorts)
-}
-
-func (h *hooks) RegistryChanged(rec store.Registry) {
-	s := (*Server)(h)
-	if err := s.serveRegistry(rec); err != nil {
-		s.cfg.Logger.Error("serve registry", "registry", rec.Name, "err", err)
-	}
-}
-
-func (h *hooks) RegistryDeleted(rec store.Registry) { (*Server)(h).removeRegistry(rec) }
-
-func (h *hooks) LoginServer(rec store.Registry) string { return (*Server)(h).loginServer(rec) }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,9 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/acremu/acremu/pkg/firewall"
+	"github.com/acremu/acremu/pkg/store"
 )
 
 // freeRange finds n consecutive free loopback ports.
@@ -157,6 +160,13 @@ func TestRegistryPortLifecycle(t *testing.T) {
 	require.Equal(t, 201, status, m)
 	login := loginServerOf(t, m)
 	require.Equal(t, fmt.Sprintf("localhost:%d", cfg.RegistryPorts.First), login)
+	var regID string
+	require.NoError(t, s.store.View(func(tx *store.Tx) error {
+		rec, err := tx.Registry("portreg")
+		regID = rec.ID
+		return err
+	}))
+	require.DirExists(t, filepath.Join(cfg.DataDir, "registries", regID))
 
 	v2 := func() (int, error) {
 		resp, err := c.http.Get(fmt.Sprintf("http://127.0.0.1:%d/v2/", cfg.RegistryPorts.First))
@@ -190,7 +200,11 @@ func TestRegistryPortLifecycle(t *testing.T) {
 	require.Equal(t, 200, status)
 	_, err = v2()
 	require.Error(t, err)
-	require.NoDirExists(t, filepath.Join(cfg.DataDir, "registries", "portreg"))
+	entries, err := os.ReadDir(filepath.Join(cfg.DataDir, "registries"))
+	require.NoError(t, err)
+	for _, e := range entries {
+		require.NotEqual(t, regID, e.Name(), "storage of the deleted registry")
+	}
 }
 
 func TestDomainRoutingByHostAndSNI(t *testing.T) {
@@ -283,6 +297,10 @@ func TestConfigValidation(t *testing.T) {
 		{"cert without key", func(c *Config) { c.TLSCert = "x.pem" }, "--tls-cert and --tls-key"},
 		{"empty secret", func(c *Config) { c.ClientSecret = "" }, "--client-secret"},
 		{"negative delay", func(c *Config) { c.RuleDelay = -time.Second }, "--rule-delay"},
+		{"trusted proxy 0.0.0.0/0", func(c *Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")} }, "--allow-any-trusted-proxy"},
+		{"trusted proxy ::/0", func(c *Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("::/0")} }, "--allow-any-trusted-proxy"},
+		{"trusted proxy 0.0.0.0/1", func(c *Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/1")} }, "--allow-any-trusted-proxy"},
+		{"trusted proxy 2000::/3", func(c *Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("2000::/3")} }, "--allow-any-trusted-proxy"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -333,4 +351,61 @@ func TestMetricsCountFirewallDecisions(t *testing.T) {
 	require.Equal(t, 200, status)
 	require.Contains(t, string(out), `acremu_firewall_requests_total{decision="denied",registry="myregistry"} 3`)
 	require.Contains(t, string(out), `acremu_firewall_requests_total{decision="allowed",registry="myregistry"} 0`)
+}
+
+// TestTrustedProxyRanges: real proxy networks are accepted; catch-alls only
+// with --allow-any-trusted-proxy.
+func TestTrustedProxyRanges(t *testing.T) {
+	tests := []struct {
+		prefix   string
+		allowAny bool
+		wantErr  bool
+	}{
+		{"10.0.0.0/8", false, false},
+		{"172.16.0.0/12", false, false},
+		{"127.0.0.1/32", false, false},
+		{"fd00::/16", false, false},
+		{"0.0.0.0/0", false, true},
+		{"0.0.0.0/7", false, true},
+		{"::/0", false, true},
+		{"::/0", true, false},
+		{"0.0.0.0/0", true, false},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s allowAny=%v", tt.prefix, tt.allowAny), func(t *testing.T) {
+			cfg := testConfig(t)
+			cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix(tt.prefix)}
+			cfg.AllowAnyTrustedProxy = tt.allowAny
+			err := cfg.validate()
+			if tt.wantErr {
+				require.ErrorContains(t, err, "--allow-any-trusted-proxy")
+			} else {
+				require.NoError(t, err)
+			}
+		})
+	}
+}
+
+func TestExposedWithWellKnownSecret(t *testing.T) {
+	tests := []struct {
+		name   string
+		listen []string
+		secret string
+		want   bool
+	}{
+		{"loopback v4", []string{"127.0.0.1:5000"}, DefaultClientSecret, false},
+		{"loopback v6", []string{"[::1]:5000"}, DefaultClientSecret, false},
+		{"localhost", []string{"localhost:5000"}, DefaultClientSecret, false},
+		{"wildcard", []string{"0.0.0.0:5000"}, DefaultClientSecret, true},
+		{"empty host", []string{":5000"}, DefaultClientSecret, true},
+		{"v6 wildcard", []string{"[::]:5000"}, DefaultClientSecret, true},
+		{"LAN address", []string{"127.0.0.1:5000", "192.168.1.5:5000"}, DefaultClientSecret, true},
+		{"wildcard with own secret", []string{"0.0.0.0:5000"}, "s3cret-of-my-own", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := Config{Listen: tt.listen, ClientSecret: tt.secret}
+			assert.Equal(t, tt.want, cfg.ExposedWithWellKnownSecret())
+		})
+	}
 }

@@ -1,6 +1,10 @@
 package store
 
-import "time"
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"time"
+)
 
 // ResourceGroup is an ARM resource group.
 type ResourceGroup struct {
@@ -26,6 +30,12 @@ type NetworkRuleSet struct {
 // Registry is one emulated container registry. Its fields mirror the ARM
 // properties that acremu models; everything else is rendered from defaults.
 type Registry struct {
+	// ID is the registry's identity inside acremu, never reused: tokens are
+	// bound to it and its storage is named by it, so a registry deleted and
+	// created again under the same name or port starts with nothing of the
+	// old one.
+	ID string `json:"id"`
+
 	Subscription  string            `json:"subscription"`
 	ResourceGroup string            `json:"resourceGroup"` // spelling as created
 	Name          string            `json:"name"`          // spelling as created
@@ -51,4 +61,11 @@ type Registry struct {
 	CreatedBy      string    `json:"createdBy"`
 	LastModifiedAt time.Time `json:"lastModifiedAt"`
 	LastModifiedBy string    `json:"lastModifiedBy"`
+}
+
+// NewRegistryID returns a fresh registry ID: 128 random bits in hex.
+func NewRegistryID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
 }

@@ -51,7 +51,10 @@ type Permissions struct {
 // Claims are the claims acremu writes and reads.
 type Claims struct {
 	jwt.RegisteredClaims
-	GrantType   string       `json:"grant_type"`
+	GrantType string `json:"grant_type"`
+	// Registry is the ID of the registry that issued an ACR token; it
+	// accepts no token issued by another, whatever the audience says.
+	Registry    string       `json:"acremu_registry,omitempty"`
 	Tenant      string       `json:"tenant,omitempty"`
 	AppID       string       `json:"appid,omitempty"`
 	Access      []Access     `json:"access,omitempty"`

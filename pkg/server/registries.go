@@ -1,0 +1,272 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/acremu/acremu/pkg/firewall"
+	"github.com/acremu/acremu/pkg/mgmt"
+	"github.com/acremu/acremu/pkg/registry"
+	"github.com/acremu/acremu/pkg/store"
+)
+
+// registrySet is an immutable snapshot of the served registries.
+type registrySet struct {
+	byName map[string]*servedRegistry // lower-cased name
+}
+
+type servedRegistry struct {
+	rec store.Registry
+	reg *registry.Registry
+}
+
+// registriesDir holds one storage directory per registry, named by its ID.
+func (s *Server) registriesDir() string { return filepath.Join(s.cfg.DataDir, "registries") }
+
+// storageDir is where rec's blobs live ("" = in memory). It is named by
+// the registry's ID, never its name: a registry created again under a
+// deleted one's name starts empty, even if the old storage outlived it.
+func (s *Server) storageDir(rec store.Registry) string {
+	if s.cfg.InMemory {
+		return ""
+	}
+	return filepath.Join(s.registriesDir(), rec.ID)
+}
+
+func (s *Server) registryConfig(rec store.Registry) registry.Config {
+	ips := make([]string, len(rec.NetworkRuleSet.IPRules))
+	for i, r := range rec.NetworkRuleSet.IPRules {
+		ips[i] = r.Value
+	}
+	return registry.Config{
+		ID:          rec.ID,
+		LoginServer: s.loginServer(rec),
+		Name:        rec.Name,
+		Rules: firewall.Rules{
+			PublicNetworkAccess: rec.PublicNetworkAccess,
+			DefaultAction:       rec.NetworkRuleSet.DefaultAction,
+			IPRules:             ips,
+		},
+		AdminUserEnabled:     rec.AdminUserEnabled,
+		Passwords:            rec.Passwords,
+		AnonymousPullEnabled: rec.AnonymousPullEnabled && !strings.EqualFold(rec.SKU, "Basic"),
+	}
+}
+
+// prepareRegistry readies rec's data plane without serving it: for a
+// served registry the new configuration is compiled; for a new one the
+// distribution app is built and its port bound. Everything that can fail
+// happens here, so applying the result cannot.
+func (s *Server) prepareRegistry(rec store.Registry) (mgmt.PreparedChange, error) {
+	cfg := s.registryConfig(rec)
+	key := strings.ToLower(rec.Name)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return mgmt.PreparedChange{}, errors.New("acremu is shutting down")
+	}
+	if sr, ok := s.regs.Load().byName[key]; ok {
+		apply, err := sr.reg.PrepareUpdate(cfg)
+		if err != nil {
+			return mgmt.PreparedChange{}, err
+		}
+		return mgmt.PreparedChange{Apply: func() {
+			apply()
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.publish(key, &servedRegistry{rec: rec, reg: sr.reg})
+		}}, nil
+	}
+
+	reg, err := registry.New(registry.Options{
+		StorageDir:  s.storageDir(rec),
+		HTTPSecret:  s.secret,
+		Signer:      s.signer,
+		ARMAudience: s.isARMAudience,
+		Resolver:    s.resolver,
+		Logger:      s.cfg.Logger,
+		RuleDelay:   s.cfg.RuleDelay,
+	}, cfg)
+	if err != nil {
+		return mgmt.PreparedChange{}, err
+	}
+	var port *portServer
+	if rec.Port != 0 && s.cfg.Domain == "" {
+		ln, err := net.Listen("tcp", s.portAddr(rec.Port))
+		if err != nil {
+			reg.Close()
+			return mgmt.PreparedChange{}, fmt.Errorf("%w: port %d: %w", mgmt.ErrNoPort, rec.Port, err)
+		}
+		port = s.newPortServer(ln, key)
+	}
+	return mgmt.PreparedChange{
+		Apply: func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if port != nil {
+				s.ports[rec.Port] = port
+				if !s.closed {
+					go port.serve()
+				}
+			}
+			s.publish(key, &servedRegistry{rec: rec, reg: reg})
+		},
+		Discard: func() {
+			if port != nil {
+				port.ln.Close()
+			}
+			reg.Close()
+			s.removeStorage(rec)
+		},
+	}, nil
+}
+
+// serveRegistry starts serving a stored registry (at start-up).
+func (s *Server) serveRegistry(rec store.Registry) error {
+	ch, err := s.prepareRegistry(rec)
+	if err != nil {
+		return err
+	}
+	ch.Apply()
+	return nil
+}
+
+// publish swaps in a registry set with key set to sr (nil removes it).
+// The caller holds s.mu.
+func (s *Server) publish(key string, sr *servedRegistry) {
+	cur := s.regs.Load()
+	next := &registrySet{byName: make(map[string]*servedRegistry, len(cur.byName)+1)}
+	for k, v := range cur.byName {
+		next.byName[k] = v
+	}
+	if sr == nil {
+		delete(next.byName, key)
+	} else {
+		next.byName[key] = sr
+	}
+	s.regs.Store(next)
+}
+
+// removeRegistry stops serving a deleted registry and removes its storage.
+func (s *Server) removeRegistry(rec store.Registry) {
+	s.mu.Lock()
+	key := strings.ToLower(rec.Name)
+	sr, ok := s.regs.Load().byName[key]
+	s.publish(key, nil)
+	var p *portServer
+	if rec.Port != 0 {
+		p = s.ports[rec.Port]
+		delete(s.ports, rec.Port)
+	}
+	s.mu.Unlock()
+	if p != nil {
+		p.srv.Close() // also drops keep-alive connections to the deleted registry
+		p.ln.Close()
+	}
+	if ok {
+		sr.reg.Close()
+	}
+	s.removeStorage(rec)
+}
+
+// removeStorage deletes rec's storage. A failure is only logged: the
+// storage is named by an ID no registry will have again, and start-up
+// removes storage that belongs to no registry.
+func (s *Server) removeStorage(rec store.Registry) {
+	if dir := s.storageDir(rec); dir != "" {
+		if err := os.RemoveAll(dir); err != nil {
+			s.cfg.Logger.Error("remove registry storage", "registry", rec.Name, "id", rec.ID, "err", err)
+		}
+	}
+}
+
+// portAddr is the address a registry port listens on: the host of the first
+// front-end address, so registries are exactly as exposed as the front end.
+func (s *Server) portAddr(port int) string {
+	host, _, err := net.SplitHostPort(s.cfg.Listen[0])
+	if err != nil {
+		host = ""
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+// loginServer is the address clients use for rec's data plane.
+func (s *Server) loginServer(rec store.Registry) string {
+	name := strings.ToLower(rec.Name)
+	switch {
+	case s.cfg.Domain != "":
+		if s.frontPort == 443 {
+			return name + "." + s.cfg.Domain
+		}
+		return fmt.Sprintf("%s.%s:%d", name, s.cfg.Domain, s.frontPort)
+	case rec.Port != 0:
+		return net.JoinHostPort(s.cfg.PublicHost, strconv.Itoa(rec.Port))
+	default:
+		return net.JoinHostPort(s.cfg.PublicHost, strconv.Itoa(s.frontPort))
+	}
+}
+
+// hooks implements mgmt.Hooks.
+type hooks Server
+
+// AllocatePort picks the first port of --registry-ports that no registry
+// uses and that can be bound now. It binds nothing: PrepareRegistry binds
+// the port inside the same transaction, and a create that fails holds
+// no port.
+func (h *hooks) AllocatePort(inUse []int) (int, error) {
+	s := (*Server)(h)
+	if s.cfg.Domain != "" {
+		return 0, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	used := map[int]bool{}
+	for _, p := range inUse {
+		used[p] = true
+	}
+	for _, p := range s.front {
+		used[p.ln.Addr().(*net.TCPAddr).Port] = true
+	}
+	for p := range s.ports {
+		used[p] = true
+	}
+	for port := s.cfg.RegistryPorts.First; port <= s.cfg.RegistryPorts.Last; port++ {
+		if used[port] {
+			continue
+		}
+		ln, err := net.Listen("tcp", s.portAddr(port))
+		if err != nil {
+			continue // taken by another process: try the next one
+		}
+		ln.Close()
+		return port, nil
+	}
+	return 0, fmt.Errorf("%w in --registry-ports %s", mgmt.ErrNoPort, s.cfg.RegistryPorts)
+}
+
+func (h *hooks) PrepareRegistry(rec store.Registry) (mgmt.PreparedChange, error) {
+	return (*Server)(h).prepareRegistry(rec)
+}
+
+func (h *hooks) RegistryDeleted(rec store.Registry) { (*Server)(h).removeRegistry(rec) }
+
+func (h *hooks) LoginServer(rec store.Registry) string { return (*Server)(h).loginServer(rec) }
+
+// isARMAudience accepts ARM tokens for the management audiences or for
+// acremu's ARM endpoint, which is on the front-end port under any name.
+func (s *Server) isARMAudience(aud []string) bool {
+	front := strconv.Itoa(s.frontPort)
+	return mgmt.IsARMAudience(aud, func(scheme, host string) bool {
+		_, port, err := net.SplitHostPort(host)
+		if err != nil { // no port: the scheme's default
+			port = map[string]string{"http": "80", "https": "443"}[scheme]
+		}
+		return port == front
+	})
+}
