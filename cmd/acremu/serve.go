@@ -57,6 +57,8 @@ func serveFlags() (*flag.FlagSet, *serveOptions) {
 	fs.BoolVar(&c.AllowAnyTrustedProxy, "allow-any-trusted-proxy", false, "accept --trusted-proxy ranges that cover everyone (0.0.0.0/0, ::/0): any client may then name its own address")
 	fs.Var(o.privateNets, "private-network", "`CIDR` of sources that count as private endpoints: IP rules and public access do not apply (repeatable)")
 	fs.DurationVar(&c.RuleDelay, "rule-delay", 0, "rule changes reach the data plane after this `duration` (imitates ACR's propagation)")
+	fs.DurationVar(&c.UploadPurgeAge, "upload-purge-age", 0, "remove unfinished blob uploads older than this `duration` (0: 168h; negative: never)")
+	fs.DurationVar(&c.UploadPurgeInterval, "upload-purge-interval", 0, "look for unfinished uploads this often (0: 24h)")
 	fs.IntVar(&c.MaxIPRules, "max-ip-rules", d.MaxIPRules, "IP rules allowed per registry")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate `file` to serve instead of one from the acremu CA")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key `file` for --tls-cert")

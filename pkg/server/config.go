@@ -61,14 +61,19 @@ type Config struct {
 
 	Subscription, Tenant, ClientID, ClientSecret string
 
-	NAT             []firewall.NAT
-	TrustedProxies  []netip.Prefix
+	NAT            []firewall.NAT
+	TrustedProxies []netip.Prefix
 	// AllowAnyTrustedProxy accepts trusted-proxy ranges that cover
 	// (nearly) everyone, which let any client name its own address.
 	AllowAnyTrustedProxy bool
-	PrivateNetworks []netip.Prefix
-	RuleDelay       time.Duration
-	MaxIPRules      int
+	PrivateNetworks      []netip.Prefix
+	RuleDelay            time.Duration
+	MaxIPRules           int
+
+	// Abandoned blob uploads older than UploadPurgeAge are removed every
+	// UploadPurgeInterval; zero means the defaults (7 days, every 24 h), a
+	// negative age turns purging off.
+	UploadPurgeAge, UploadPurgeInterval time.Duration
 
 	TLSCert, TLSKey string // bring your own certificate (PEM files)
 
@@ -119,6 +124,9 @@ func (c *Config) validate() error {
 			errs = append(errs, fmt.Errorf("--trusted-proxy %s trusts (nearly) every peer to name its own client address, which lets anyone past every firewall: "+
 				"name your proxies' addresses, or add --allow-any-trusted-proxy if that is what you mean", p))
 		}
+	}
+	if c.UploadPurgeInterval < 0 {
+		errs = append(errs, errors.New("--upload-purge-interval must not be negative"))
 	}
 	if c.RuleDelay < 0 {
 		errs = append(errs, errors.New("--rule-delay must not be negative"))

@@ -92,6 +92,9 @@ func (s *Server) prepareRegistry(rec store.Registry) (mgmt.PreparedChange, error
 		Resolver:    s.resolver,
 		Logger:      s.cfg.Logger,
 		RuleDelay:   s.cfg.RuleDelay,
+
+		UploadPurgeAge:      s.cfg.UploadPurgeAge,
+		UploadPurgeInterval: s.cfg.UploadPurgeInterval,
 	}, cfg)
 	if err != nil {
 		return mgmt.PreparedChange{}, err
