@@ -21,17 +21,19 @@ import (
 // storage driver its distribution application uses.
 const driverTapName = "acremu-driver-tap"
 
-// driverTap is a storage middleware that changes nothing: it records the
-// driver distribution built from the configuration in the *Registry of its
-// options, so that ACR's metadata API reads and deletes the very storage
-// distribution serves (the same in-memory maps, the same directory).
+// driverTap is a storage middleware that records the driver distribution
+// built from the configuration in the *Registry of its options, so that
+// ACR's metadata API reads and deletes the very storage distribution
+// serves (the same in-memory maps, the same directory). The driver it
+// hands on, and records, is wrapped in a quietDriver, so that no error
+// that reaches a client names a path on this machine.
 func driverTap(_ context.Context, d storagedriver.StorageDriver, opts map[string]any) (storagedriver.StorageDriver, error) {
 	r, ok := opts[accessControllerOption].(*Registry)
 	if !ok || r == nil {
 		return nil, errors.New("acremu driver tap: no registry in options")
 	}
-	r.driver = d
-	return d, nil
+	r.driver = &quietDriver{StorageDriver: d, log: r.log.With("registry", r.name)}
+	return r.driver, nil
 }
 
 // repositoriesRoot is where distribution keeps repositories in its

@@ -90,6 +90,9 @@ var (
 	errMethodNotAllowed = &regError{Status: http.StatusMethodNotAllowed, Code: "UNSUPPORTED", Message: "the method is not supported on this endpoint"}
 )
 
+// errInternal is a server-side failure. The client sees ACR's generic
+// body, {"code":"UNKNOWN","message":"unknown error","detail":null}; the
+// cause, which may name files on this machine, goes to the log only.
 func errInternal(cause error) *regError {
-	return &regError{Status: http.StatusInternalServerError, Code: "UNKNOWN", Message: "unknown error", Err: cause}
+	return &regError{Status: http.StatusInternalServerError, Code: "UNKNOWN", Message: "unknown error", Detail: jsonNull, Err: cause}
 }
