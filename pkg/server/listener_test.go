@@ -225,7 +225,11 @@ func TestBackoffIsCappedAndEndsOnClose(t *testing.T) {
 	l.start()
 	var last time.Duration
 	for range 12 {
-		last = <-waits
+		select {
+		case last = <-waits:
+		case <-time.After(5 * time.Second):
+			t.Fatal("accept loop stopped retrying")
+		}
 	}
 	require.Equal(t, time.Second, last, "backoff is capped at 1s")
 
