@@ -20,13 +20,16 @@ const (
 
 // denyLogLimiter decides which denials are logged: the first of a client
 // address (the original client, Source), then at most one per address per
-// interval, which carries the number left out since the previous line.
+// interval, which carries the number left out since the previous line
+// (for the shared budget of overflow addresses, the number left out of all
+// of them).
 // A count not yet reported is lost when its address is forgotten to make
 // room; the Stats counters stay exact. The zero value uses
 // defaultDenyLogInterval. The caller serializes access (denialRing.mu).
 type denyLogLimiter struct {
 	interval time.Duration // 0 means defaultDenyLogInterval; negative logs everything
 	clients  map[netip.Addr]denyLogState
+	swept    time.Time // last forget; sweeps are at least a quarter interval apart
 }
 
 type denyLogState struct {
@@ -49,7 +52,9 @@ func (l *denyLogLimiter) admit(addr netip.Addr, now time.Time) (logIt bool, supp
 	}
 	st, known := l.clients[addr]
 	if !known && len(l.clients) >= maxDenyLogClients {
-		l.forget(now, interval)
+		if now.Sub(l.swept) >= interval/4 {
+			l.forget(now, interval)
+		}
 		if len(l.clients) >= maxDenyLogClients {
 			addr = netip.Addr{}
 			st, known = l.clients[addr]
@@ -65,8 +70,10 @@ func (l *denyLogLimiter) admit(addr netip.Addr, now time.Time) (logIt bool, supp
 }
 
 // forget drops the addresses whose interval has passed: their next denial
-// is logged anyway.
+// is logged anyway. It walks the whole map, so a flood from many addresses
+// runs it at most once per quarter interval.
 func (l *denyLogLimiter) forget(now time.Time, interval time.Duration) {
+	l.swept = now
 	for a, st := range l.clients {
 		if now.Sub(st.logged) >= interval {
 			delete(l.clients, a)
