@@ -68,3 +68,4 @@ done_step
 step "compose lab images (lab/build-offline.sh)"
 ACREMU_IMAGE=acremu:e2e ACREMU_LAB_CLIENT_IMAGE=acremu-lab-client:e2e bash "$root/lab/build-offline.sh"
 done_step
+step "Terraform azurerm provider, ~30 min the first time (scripts/build-terraform-provider.sh)"; bash "$root/scripts/build-terraform-provider.sh"; done_step
