@@ -379,3 +379,28 @@ func TestPortalHidesWellKnownSecretWhenExposed(t *testing.T) {
 		})
 	}
 }
+
+// TestDomainRoutingTokensStayInTheirRegistry: with --domain every registry
+// shares the front-end port and is chosen by Host; a token from registry A
+// opens neither B (by its name) nor the default registry (reached without
+// Host over HTTP/1.0).
+func TestDomainRoutingTokensStayInTheirRegistry(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Domain = "acremu.test"
+	s := startServer(t, cfg)
+	c := newClient(t, s)
+	loginA, pwA := createRegistry(t, c, "rg", "domaina", false)
+	loginB, _ := createRegistry(t, c, "rg", "domainb", false)
+	front := fmt.Sprintf("127.0.0.1:%d", s.FrontPort())
+
+	status, tok := registryToken(t, c, front, loginA, loginA, "domaina", pwA, "registry:catalog:*")
+	require.Equal(t, http.StatusOK, status, tok)
+	require.Equal(t, http.StatusOK, bearerGet(t, c, front, loginA, "/v2/_catalog", tok), "at A")
+	assert.Equal(t, http.StatusUnauthorized, bearerGet(t, c, front, loginB, "/v2/_catalog", tok), "at B")
+	assert.Equal(t, http.StatusUnauthorized, bearerGet(t, c, front, "unknown.example", "/v2/_catalog", tok), "at the default registry")
+	assert.Equal(t, http.StatusUnauthorized, http10(t, front, "/v2/_catalog", tok), "HTTP/1.0 without Host")
+
+	// Minting at B's name with A's password gives nothing either.
+	status, _ = registryToken(t, c, front, loginB, loginB, "domaina", pwA, "registry:catalog:*")
+	assert.Equal(t, http.StatusUnauthorized, status)
+}
