@@ -4,7 +4,9 @@ package e2e
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -28,7 +30,25 @@ func TestConformance(t *testing.T) {
 			"defaultAction": "Deny", "ipRules": []map[string]string{{"action": "Allow", "value": value}},
 		}}})
 	}
-	denials := func() int { return strings.Count(in.logs.String(), "firewall denied request") }
+	// Denials are counted from the metrics, which are exact; the log
+	// is rate-limited per client.
+	denials := func() int {
+		t.Helper()
+		resp, err := http.Get(in.URL("/_acremu/metrics"))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		for _, line := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(line, "acremu_firewall_requests_total{") &&
+				strings.Contains(line, `decision="denied"`) && strings.Contains(line, `registry="`+name+`"`) {
+				n, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+				require.NoError(t, err, line)
+				return int(n)
+			}
+		}
+		return 0
+	}
 
 	t.Run("admitted client passes the baseline", func(t *testing.T) {
 		setRule(natAddr)

@@ -24,6 +24,7 @@ func TestFirewallDenialWireFormat(t *testing.T) {
 	var logs bytes.Buffer
 	e := newEnv(t, Config{Name: testName, Rules: denyAll()}, func(o *Options) {
 		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		o.DenyLogInterval = -1 // one line per denial, to check each
 	})
 	tests := []struct {
 		name   string

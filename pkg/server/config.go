@@ -74,6 +74,9 @@ type Config struct {
 	// UploadPurgeInterval; zero means the defaults (7 days, every 24 h), a
 	// negative age turns purging off.
 	UploadPurgeAge, UploadPurgeInterval time.Duration
+	// DenyLogInterval: after a client's first denial, at most one log line
+	// per client per interval (0: 10 s; negative: every denial).
+	DenyLogInterval time.Duration
 
 	TLSCert, TLSKey string // bring your own certificate (PEM files)
 

@@ -95,6 +95,7 @@ func (s *Server) prepareRegistry(rec store.Registry) (mgmt.PreparedChange, error
 
 		UploadPurgeAge:      s.cfg.UploadPurgeAge,
 		UploadPurgeInterval: s.cfg.UploadPurgeInterval,
+		DenyLogInterval:     s.cfg.DenyLogInterval,
 	}, cfg)
 	if err != nil {
 		return mgmt.PreparedChange{}, err
