@@ -54,9 +54,15 @@ type Claims struct {
 	GrantType string `json:"grant_type"`
 	// Registry is the ID of the registry that issued an ACR token; it
 	// accepts no token issued by another, whatever the audience says.
-	Registry    string       `json:"acremu_registry,omitempty"`
-	Tenant      string       `json:"tenant,omitempty"`
-	AppID       string       `json:"appid,omitempty"`
+	Registry string `json:"acremu_registry,omitempty"`
+	Tenant   string `json:"tenant,omitempty"`
+	AppID    string `json:"appid,omitempty"`
+	// TenantID and ObjectID are Entra's tid and oid claims of ARM tokens:
+	// the tenant and the service principal's object id. Clients such as
+	// the Terraform azurerm provider read them instead of calling
+	// Microsoft Graph.
+	TenantID    string       `json:"tid,omitempty"`
+	ObjectID    string       `json:"oid,omitempty"`
 	Access      []Access     `json:"access,omitempty"`
 	Permissions *Permissions `json:"permissions,omitempty"`
 	Version     string       `json:"version,omitempty"`
@@ -66,6 +72,7 @@ type Claims struct {
 type Signer struct {
 	key *ecdsa.PrivateKey
 	kid string
+	jwk JWK
 	now func() time.Time
 }
 
@@ -100,11 +107,19 @@ func NewSigner(keyPEM []byte, now func() time.Time) (*Signer, error) {
 	if err != nil {
 		return nil, err
 	}
+	point, err := key.PublicKey.ECDH()
+	if err != nil || key.Curve != elliptic.P256() {
+		return nil, errors.New("token: signing key is not a P-256 key")
+	}
+	b := point.Bytes() // 0x04 || X || Y, 32 bytes each
 	sum := sha256.Sum256(pub)
 	if now == nil {
 		now = time.Now
 	}
-	return &Signer{key: key, kid: base64.RawURLEncoding.EncodeToString(sum[:12]), now: now}, nil
+	enc := base64.RawURLEncoding.EncodeToString
+	kid := enc(sum[:12])
+	jwk := JWK{Kty: "EC", Use: "sig", Kid: kid, Alg: jwt.SigningMethodES256.Alg(), Crv: "P-256", X: enc(b[1:33]), Y: enc(b[33:])}
+	return &Signer{key: key, kid: kid, jwk: jwk, now: now}, nil
 }
 
 // Sign fills iat, nbf, exp (now+ttl), iss and jti, and signs c.
@@ -122,10 +137,49 @@ func (s *Signer) Sign(c Claims, ttl time.Duration) (string, error) {
 	if c.Version == "" {
 		c.Version = "1.0"
 	}
-	t := jwt.NewWithClaims(jwt.SigningMethodES256, c)
+	t := jwt.NewWithClaims(jwt.SigningMethodES256, wireClaims{Claims: c, Audience: wireAudience(c.Audience)})
 	t.Header["kid"] = s.kid
 	return t.SignedString(s.key)
 }
+
+// wireClaims is Claims as signed: aud is a string when there is one
+// audience, as Entra and ACR issue it (clients such as go-azure-sdk parse
+// it as a string only), and an array otherwise. Its Audience field hides
+// the embedded one for encoding/json; jwt.ClaimStrings reads both forms.
+type wireClaims struct {
+	Claims
+	Audience any `json:"aud,omitempty"`
+}
+
+func wireAudience(aud jwt.ClaimStrings) any {
+	switch len(aud) {
+	case 0:
+		return nil
+	case 1:
+		return aud[0]
+	}
+	return []string(aud)
+}
+
+// JWK is a public key in JSON Web Key form (RFC 7517, RFC 7518 §6.2).
+type JWK struct {
+	Kty string `json:"kty"`
+	Use string `json:"use"`
+	Kid string `json:"kid"`
+	Alg string `json:"alg"`
+	Crv string `json:"crv"`
+	X   string `json:"x"`
+	Y   string `json:"y"`
+}
+
+// JWKS is a JSON Web Key Set, what an OpenID provider's jwks_uri serves.
+type JWKS struct {
+	Keys []JWK `json:"keys"`
+}
+
+// PublicJWK returns the verification key: the signing key's public half,
+// with the kid every token's header names.
+func (s *Signer) PublicJWK() JWK { return s.jwk }
 
 // Verify checks signature, expiry, issuer, grant type and (when audience is
 // not empty) the audience, and returns the claims.

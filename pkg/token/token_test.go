@@ -1,6 +1,11 @@
 package token
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,4 +90,62 @@ func TestNewSignerRejectsBadKeys(t *testing.T) {
 			require.Error(t, err)
 		})
 	}
+}
+
+func TestAudienceWireForm(t *testing.T) {
+	s := newSigner(t, nil)
+	tests := []struct {
+		name string
+		aud  jwt.ClaimStrings
+		want any // aud as JSON decodes it; nil = absent
+	}{
+		{"one audience is a string", jwt.ClaimStrings{"https://management.azure.com/"}, "https://management.azure.com/"},
+		{"two are an array", jwt.ClaimStrings{"a", "b"}, []any{"a", "b"}},
+		{"none is absent", nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw, err := s.Sign(Claims{GrantType: GrantARM, RegisteredClaims: jwt.RegisteredClaims{Audience: tt.aud}}, time.Hour)
+			require.NoError(t, err)
+			var m map[string]any
+			parts := strings.Split(raw, ".")
+			payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+			require.NoError(t, err)
+			require.NoError(t, json.Unmarshal(payload, &m))
+			require.Equal(t, tt.want, m["aud"])
+			// Verify reads either form back.
+			c, err := s.Verify(raw, GrantARM, "")
+			require.NoError(t, err)
+			require.Equal(t, len(tt.aud), len(c.Audience))
+			if len(tt.aud) == 1 {
+				_, err = s.Verify(raw, GrantARM, tt.aud[0])
+				require.NoError(t, err)
+			}
+		})
+	}
+}
+
+func TestPublicJWKVerifies(t *testing.T) {
+	s := newSigner(t, nil)
+	raw, err := s.Sign(Claims{GrantType: GrantARM, TenantID: "t", ObjectID: "o"}, time.Hour)
+	require.NoError(t, err)
+	k := s.PublicJWK()
+	require.Equal(t, "EC", k.Kty)
+	require.Equal(t, "P-256", k.Crv)
+	require.Equal(t, "ES256", k.Alg)
+	// Rebuild the key from the JWK alone, as a relying party does.
+	x, err := base64.RawURLEncoding.DecodeString(k.X)
+	require.NoError(t, err)
+	y, err := base64.RawURLEncoding.DecodeString(k.Y)
+	require.NoError(t, err)
+	require.Len(t, x, 32)
+	require.Len(t, y, 32)
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
+	require.NoError(t, err)
+	var c Claims
+	tok, err := jwt.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return pub, nil })
+	require.NoError(t, err)
+	require.Equal(t, k.Kid, tok.Header["kid"])
+	require.Equal(t, "t", c.TenantID)
+	require.Equal(t, "o", c.ObjectID)
 }
