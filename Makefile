@@ -4,7 +4,7 @@
 GO ?= go
 E2E_TIMEOUT ?= 60m
 
-.PHONY: run test unit e2e deps clients bench vet build image lab-images lab-up lab-down
+.PHONY: run test unit e2e deps clients bench vet lint build image lab-images lab-up lab-down
 
 run:
 	$(GO) run ./cmd/acremu serve
@@ -12,12 +12,18 @@ run:
 build:
 	CGO_ENABLED=0 $(GO) build -o bin/acremu ./cmd/acremu
 
-test: vet unit deps e2e
+test: vet lint unit deps e2e
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./e2e/...
+
+# staticcheck with every check, at a pinned version (from the Go module proxy).
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+lint:
+	$(GO) run $(STATICCHECK) -checks all ./...
+	$(GO) run $(STATICCHECK) -checks all -tags e2e ./e2e/...
 
 unit:
 	$(GO) test -count=1 -race ./...

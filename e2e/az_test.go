@@ -240,8 +240,12 @@ func TestAzCommands(t *testing.T) {
 
 	t.Run("acr delete and group delete remove registries and images", func(t *testing.T) {
 		host := loginServers["mycontainerregistry"]
-		pushRandomImage(t, in, host+"/samples/hello:v1", "mycontainerregistry", adminPassword)
-		storage := filepath.Join(in.DataDir, "registries", "mycontainerregistry")
+		pushRandomImage(t, in, host+"/samples/deleted-with-its-registry:v1", "mycontainerregistry", adminPassword)
+		// Storage is named by the registry's ID: find it by the repository.
+		found, err := filepath.Glob(filepath.Join(in.DataDir, "registries", "*", "docker", "registry", "v2", "repositories", "samples", "deleted-with-its-registry"))
+		require.NoError(t, err)
+		require.Len(t, found, 1, "the pushed repository is in exactly one registry's storage")
+		storage := filepath.Dir(filepath.Dir(filepath.Dir(filepath.Dir(filepath.Dir(filepath.Dir(found[0]))))))
 		require.DirExists(t, storage)
 
 		res := az.ok(t, "acr", "delete", "-n", "mybasicregistry", "--yes")

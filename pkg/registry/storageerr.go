@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"syscall"
 
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
@@ -47,8 +48,8 @@ func quietError(err error) error {
 		storagedriver.InvalidOffsetError, storagedriver.ErrUnsupportedMethod:
 		return err
 	}
-	if err == io.EOF {
-		return err
+	if err == io.EOF || !strings.ContainsRune(err.Error(), '/') {
+		return err // names no path (e.g. a writer closed twice): nothing to hide
 	}
 	cause, prefix := err, ""
 	var de storagedriver.Error // the base driver's wrapper of everything else; it does not unwrap

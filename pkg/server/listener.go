@@ -191,11 +191,6 @@ func clientOf(c net.Conn) (firewall.Client, bool) {
 	return cc.client, true
 }
 
-func netipAddrPort(s string) (netip.Addr, error) {
-	ap, err := netip.ParseAddrPort(s)
-	return ap.Addr(), err
-}
-
 // serve runs p's HTTP server until it is closed, and logs why it stopped
 // if that was anything else.
 func (p *portServer) serve() {
