@@ -38,32 +38,83 @@ func (a *API) checkClient(clientID, secret string) error {
 }
 
 func (a *API) sign(audience []string) (string, error) {
-	c := token.Claims{GrantType: token.GrantARM, Tenant: a.cfg.Tenant, AppID: a.cfg.ClientID}
+	c := token.Claims{GrantType: token.GrantARM, Tenant: a.cfg.Tenant, AppID: a.cfg.ClientID,
+		TenantID: a.cfg.Tenant, ObjectID: a.objectID}
 	c.Subject = a.cfg.ClientID
 	c.Audience = jwt.ClaimStrings(audience)
 	return a.cfg.Signer.Sign(c, TokenTTL)
 }
 
-// openIDConfiguration is the ADFS discovery document. MSAL needs only the
-// authorization and token endpoints; it takes the tenant ("adfs") from the
+// openIDConfiguration is the OpenID Connect discovery document (RFC 8414
+// fields; OpenID Connect Discovery makes jwks_uri required, and MSAL refuses
+// a document without it) of the authority /{tenant}: ADFS's at /adfs, Entra's
+// v1 at /{tenant} and v2 at /{tenant}/v2.0. MSAL takes the tenant from the
 // token endpoint's first path segment.
 func (a *API) openIDConfiguration(w http.ResponseWriter, r *http.Request) {
-	authority := baseURL(r) + "/adfs"
+	tenant := pathParam(r, "tenant")
+	if !a.knownTenant(tenant) {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_tenant", unknownTenant(tenant))
+		return
+	}
+	authority := baseURL(r) + "/" + tenant
+	issuer, oauth, keys := authority, authority+"/oauth2", authority+"/discovery/keys"
+	if strings.HasSuffix(state(r).path, "/v2.0/.well-known/openid-configuration") {
+		// Entra names the v2 issuer by tenant id; the multi-tenant
+		// authorities carry the "{tenantid}" template instead.
+		issuer = baseURL(r) + "/" + a.cfg.Tenant + "/v2.0"
+		if isMultiTenant(tenant) {
+			issuer = baseURL(r) + "/{tenantid}/v2.0"
+		}
+		oauth, keys = authority+"/oauth2/v2.0", authority+"/discovery/v2.0/keys"
+	}
 	writeJSON(w, http.StatusOK, struct {
 		Issuer            string   `json:"issuer"`
 		AuthorizationEP   string   `json:"authorization_endpoint"`
 		TokenEP           string   `json:"token_endpoint"`
+		JWKSURI           string   `json:"jwks_uri"`
 		TokenAuthMethods  []string `json:"token_endpoint_auth_methods_supported"`
 		GrantTypes        []string `json:"grant_types_supported"`
+		ResponseTypes     []string `json:"response_types_supported"`
+		SubjectTypes      []string `json:"subject_types_supported"`
+		SigningAlgs       []string `json:"id_token_signing_alg_values_supported"`
 		AccessTokenIssuer string   `json:"access_token_issuer"`
 	}{
-		Issuer:            authority,
-		AuthorizationEP:   authority + "/oauth2/authorize",
-		TokenEP:           authority + "/oauth2/token",
+		Issuer:            issuer,
+		AuthorizationEP:   oauth + "/authorize",
+		TokenEP:           oauth + "/token",
+		JWKSURI:           keys,
 		TokenAuthMethods:  []string{"client_secret_post", "client_secret_basic"},
 		GrantTypes:        []string{"client_credentials"},
+		ResponseTypes:     []string{"token"},
+		SubjectTypes:      []string{"pairwise"},
+		SigningAlgs:       []string{"ES256"},
 		AccessTokenIssuer: token.Issuer,
 	})
+}
+
+// jwks publishes the key that signs every token acremu issues.
+func (a *API) jwks(w http.ResponseWriter, r *http.Request) {
+	if tenant := pathParam(r, "tenant"); !a.knownTenant(tenant) {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_tenant", unknownTenant(tenant))
+		return
+	}
+	writeJSON(w, http.StatusOK, token.JWKS{Keys: []token.JWK{a.cfg.Signer.PublicJWK()}})
+}
+
+// knownTenant reports whether tenant names an authority acremu answers
+// for: the configured tenant (its id), Entra's multi-tenant aliases
+// "common" and "organizations", and ADFS's "adfs".
+func (a *API) knownTenant(tenant string) bool {
+	return strings.EqualFold(tenant, a.cfg.Tenant) || isMultiTenant(tenant) || strings.EqualFold(tenant, "adfs")
+}
+
+func isMultiTenant(tenant string) bool {
+	return strings.EqualFold(tenant, "common") || strings.EqualFold(tenant, "organizations")
+}
+
+// unknownTenant is Entra's description for a tenant it does not know.
+func unknownTenant(tenant string) string {
+	return "AADSTS90002: Tenant '" + tenant + "' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
 }
 
 // oauthError is the OAuth 2.0 error body (RFC 6749 §5.2), the token
@@ -82,7 +133,16 @@ func writeOAuthError(w http.ResponseWriter, status int, code, description string
 // tokenEndpoint implements the client-credentials grant, the only flow az
 // uses with a service principal. Credentials come in the form
 // (client_secret_post, what MSAL sends) or in Basic auth.
+//
+// It serves every authority acremu answers for (see knownTenant), with
+// ADFS's and Entra's v1 path /{tenant}/oauth2/token (resource) and Entra's
+// v2 path /{tenant}/oauth2/v2.0/token (scope). Tokens carry Entra's claims
+// for the service principal: appid, tid, oid.
 func (a *API) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
+	if tenant := pathParam(r, "tenant"); !a.knownTenant(tenant) {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", unknownTenant(tenant))
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 	if err := r.ParseForm(); err != nil {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "The request body is not a valid form.")

@@ -122,13 +122,39 @@ func TestMetadataEndpoints(t *testing.T) {
 		assert.Equal(t, e.srv.URL+"/adfs", auth["loginEndpoint"])
 		assert.Equal(t, []any{e.srv.URL + "/"}, auth["audiences"])
 	})
-	t.Run("2022-09-01 list of clouds", func(t *testing.T) {
-		res := e.requestWith(http.MethodGet, "/metadata/endpoints?api-version=2022-09-01", nil, nil)
+	t.Run("2019-05-01 list of clouds", func(t *testing.T) {
+		res := e.requestWith(http.MethodGet, "/metadata/endpoints?api-version=2019-05-01", nil, nil)
 		require.Equal(t, http.StatusOK, res.Code)
 		var clouds []map[string]any
 		require.NoError(t, json.Unmarshal(res.Body, &clouds))
 		require.Len(t, clouds, 1)
 		assert.Equal(t, e.srv.URL+"/", clouds[0]["resourceManager"])
+		auth := clouds[0]["authentication"].(map[string]any)
+		assert.Equal(t, e.srv.URL+"/adfs", auth["loginEndpoint"])
+		assert.Equal(t, "ADFS", auth["identityProvider"])
+	})
+	t.Run("2022-09-01 one cloud, as go-azure-sdk reads it", func(t *testing.T) {
+		for _, path := range []string{"/metadata/endpoints?api-version=2022-09-01", "//metadata/endpoints?api-version=2023-01-01"} {
+			res := e.requestWith(http.MethodGet, path, nil, nil)
+			require.Equal(t, http.StatusOK, res.Code, path)
+			m := res.JSON(t)
+			assert.Equal(t, e.srv.URL+"/", m["resourceManager"])
+			assert.Equal(t, e.srv.URL+"/graph/", m["microsoftGraphResourceId"])
+			assert.Equal(t, "AcrEmu", m["name"])
+			auth := m["authentication"].(map[string]any)
+			assert.Equal(t, e.srv.URL, auth["loginEndpoint"])
+			assert.Equal(t, "common", auth["tenant"])
+			assert.Equal(t, "AAD", auth["identityProvider"])
+			suffixes := m["suffixes"].(map[string]any)
+			for _, k := range []string{"storage", "keyVaultDns", "acrLoginServer"} {
+				assert.NotEmpty(t, suffixes[k], k)
+			}
+		}
+	})
+	t.Run("double slash, old version", func(t *testing.T) {
+		res := e.requestWith(http.MethodGet, "//metadata/endpoints?api-version=2018-01-01", nil, nil)
+		require.Equal(t, http.StatusOK, res.Code)
+		assert.Equal(t, e.srv.URL+"/", res.JSON(t)["galleryEndpoint"])
 	})
 	t.Run("malformed api-version", func(t *testing.T) {
 		res := e.requestWith(http.MethodGet, "/metadata/endpoints?api-version=yesterday", nil, nil)

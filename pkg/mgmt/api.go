@@ -93,6 +93,10 @@ type API struct {
 	now    func() time.Time
 	router chi.Router
 
+	// objectID is the service principal's object id (Entra's oid), derived
+	// from the tenant and client id so that it is stable across restarts.
+	objectID string
+
 	// writeMu orders each store write together with its hook calls, so
 	// hooks see changes in commit order (bbolt serialises writers anyway).
 	writeMu sync.Mutex
@@ -126,7 +130,7 @@ func New(cfg Config) (*API, error) {
 	if cfg.PageSize == 0 {
 		cfg.PageSize = DefaultPageSize
 	}
-	a := &API{cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	a := &API{cfg: cfg, log: cfg.Logger, now: cfg.Now, objectID: derivedUUID("service principal", cfg.Tenant, cfg.ClientID)}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -142,6 +146,11 @@ func New(cfg Config) (*API, error) {
 // the registry SDK /resourceGroups/).
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
+	// Clients that join an endpoint ending in / with a path starting with
+	// one send //metadata/endpoints (the azurerm provider does).
+	for strings.HasPrefix(path, "//") {
+		path = path[1:]
+	}
 	if len(path) > 1 {
 		path = strings.TrimSuffix(path, "/")
 	}
@@ -171,9 +180,17 @@ func (a *API) routes() chi.Router {
 	r.Use(a.commonHeaders)
 
 	// Unauthenticated: discovery and token issuance.
-	r.Get("/adfs/.well-known/openid-configuration", a.openIDConfiguration)
-	r.Post("/adfs/oauth2/token", a.tokenEndpoint)
+	// Entra's paths for every tenant acremu knows, ADFS's for "adfs".
+	r.Get("/{tenant}/.well-known/openid-configuration", a.openIDConfiguration)
+	r.Get("/{tenant}/v2.0/.well-known/openid-configuration", a.openIDConfiguration)
+	r.Get("/{tenant}/discovery/keys", a.jwks)
+	r.Get("/{tenant}/discovery/v2.0/keys", a.jwks)
+	r.Post("/{tenant}/oauth2/token", a.tokenEndpoint)
+	r.Post("/{tenant}/oauth2/v2.0/token", a.tokenEndpoint)
 	r.Get("/metadata/endpoints", a.handle(a.metadataEndpoints))
+	// Microsoft Graph, as far as clients look up the service principal.
+	r.Get("/v1.0/serviceprincipals", a.graphServicePrincipals)
+	r.Get("/graph/v1.0/serviceprincipals", a.graphServicePrincipals)
 
 	r.Group(func(r chi.Router) {
 		r.Use(a.armGuard)
@@ -189,6 +206,13 @@ func (a *API) routes() chi.Router {
 		r.Head(group, h(a.headGroup))
 		r.Patch(group, h(a.patchGroup))
 		r.Delete(group, h(a.deleteGroup))
+
+		r.Get("/subscriptions/{sub}/providers", h(a.listProviders))
+		r.Get("/subscriptions/{sub}/providers/{namespace}", h(a.getProvider))
+		r.Post("/subscriptions/{sub}/providers/{namespace}/register", h(a.registerProvider))
+		r.Get("/providers", h(a.listProviders))
+		r.Get("/providers/{namespace}", h(a.getProvider))
+		r.Get("/providers/microsoft.containerregistry/operations", h(a.listOperations))
 
 		r.Get("/subscriptions/{sub}/resources", h(a.listResources))
 		r.Get(group+"/resources", h(a.listResources))
@@ -235,10 +259,11 @@ func (a *API) methodNotAllowed(w http.ResponseWriter, r *http.Request) error {
 }
 
 // isARMPath reports whether r needs ARM authentication: everything except
-// the ADFS and metadata endpoints.
+// the ADFS, metadata and Graph endpoints.
 func isARMPath(r *http.Request) bool {
 	p := asciiLower(state(r).path)
-	return !hasSegmentPrefix(p, "/adfs") && !hasSegmentPrefix(p, "/metadata")
+	return !hasSegmentPrefix(p, "/adfs") && !hasSegmentPrefix(p, "/metadata") &&
+		!hasSegmentPrefix(p, "/v1.0") && !hasSegmentPrefix(p, "/graph")
 }
 
 func hasSegmentPrefix(path, prefix string) bool {

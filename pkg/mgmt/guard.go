@@ -57,6 +57,11 @@ func (a *API) commonHeaders(next http.Handler) http.Handler {
 		h.Set("Pragma", "no-cache")
 		h.Set("Expires", "-1")
 		h.Set("X-Content-Type-Options", "nosniff")
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			// go-azure-sdk otherwise waits 10 s before it first polls a
+			// long-running operation; acremu's complete at once.
+			h.Set("X-Go-Azure-Sdk-Skip-Polling-Delay", "true")
+		}
 		next.ServeHTTP(w, r)
 	})
 }

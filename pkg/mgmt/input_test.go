@@ -313,7 +313,11 @@ func TestAPIVersions(t *testing.T) {
 		{name: "newest az resources", method: "GET", path: subPath + "/resources", version: "2024-11-01", wantCode: 200},
 		{name: "unlisted but dated Resources version", method: "GET", path: groupPath("rg"), version: "2022-02-01-preview", wantCode: 200},
 		{name: "provider registration is Microsoft.Resources", method: "GET", path: subPath + "/providers/Microsoft.ContainerRegistry", version: "2022-09-01",
-			wantCode: 404, wantErr: "NotFound"},
+			wantCode: 200},
+		{name: "provider registration, unlisted Resources version", method: "GET", path: subPath + "/providers/Microsoft.ContainerRegistry", version: "2022-02-01-preview",
+			wantCode: 200},
+		{name: "operations are Microsoft.ContainerRegistry's", method: "GET", path: "/providers/Microsoft.ContainerRegistry/operations", version: "2022-09-01",
+			wantCode: 400, wantErr: "NoRegisteredProviderFound"},
 		{name: "another provider: shape only", method: "GET", path: subPath + "/providers/Microsoft.Storage/storageAccounts", version: "2023-01-01",
 			wantCode: 404, wantErr: "NotFound"},
 	}
