@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"time"
 
@@ -59,19 +58,10 @@ container's healthcheck follows its listen address.
 // healthURL is the plain-HTTP health URL of a listen address; wildcard
 // hosts are probed over loopback.
 func healthURL(listen string) (string, error) {
-	host, port, err := net.SplitHostPort(listen)
-	if err != nil {
+	if _, _, err := net.SplitHostPort(listen); err != nil {
 		return "", fmt.Errorf("--listen %q: %v", listen, err)
 	}
-	if host == "" {
-		host = "127.0.0.1"
-	} else if a, err := netip.ParseAddr(host); err == nil && a.IsUnspecified() {
-		host = "127.0.0.1"
-		if a.Is6() {
-			host = "::1"
-		}
-	}
-	return "http://" + net.JoinHostPort(host, port) + "/_acremu/health", nil
+	return "http://" + dialable(listen) + "/_acremu/health", nil
 }
 
 func probe(ctx context.Context, u string) error {

@@ -18,7 +18,7 @@ func TestHealthURL(t *testing.T) {
 		{name: "loopback", listen: "127.0.0.1:5000", want: "http://127.0.0.1:5000/_acremu/health"},
 		{name: "any IPv4", listen: "0.0.0.0:5000", want: "http://127.0.0.1:5000/_acremu/health"},
 		{name: "empty host", listen: ":5000", want: "http://127.0.0.1:5000/_acremu/health"},
-		{name: "any IPv6", listen: "[::]:5000", want: "http://[::1]:5000/_acremu/health"},
+		{name: "any IPv6 (dual-stack)", listen: "[::]:5000", want: "http://127.0.0.1:5000/_acremu/health"},
 		{name: "host name", listen: "acremu:5000", want: "http://acremu:5000/_acremu/health"},
 		{name: "no port", listen: "127.0.0.1", wantErr: true},
 	} {

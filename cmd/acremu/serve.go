@@ -201,7 +201,9 @@ func printBanner(w io.Writer, cfg server.Config, info server.Info) {
 }
 
 // dialable turns a listening address into one a local client can use: a
-// wildcard host (0.0.0.0, [::]) becomes loopback.
+// wildcard host (0.0.0.0, [::], empty) becomes 127.0.0.1, which a [::]
+// listener also accepts (Go's wildcard sockets are dual-stack) and which
+// exists even where IPv6 is off. The banner and the health check both use it.
 func dialable(listenAddr string) string {
 	host, port, err := net.SplitHostPort(listenAddr)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/acremu/acremu/pkg/firewall"
+	"github.com/acremu/acremu/pkg/mgmt"
 )
 
 // Well-known development identity.
@@ -96,7 +97,7 @@ func DefaultConfig() Config {
 		ClientID:        DefaultClientID,
 		ClientSecret:    DefaultClientSecret,
 		NAT:             append([]firewall.NAT(nil), firewall.DefaultNAT...),
-		MaxIPRules:      100,
+		MaxIPRules:      mgmt.DefaultMaxIPRules,
 	}
 }
 
@@ -134,8 +135,8 @@ func (c *Config) validate() error {
 	if c.RuleDelay < 0 {
 		errs = append(errs, errors.New("--rule-delay must not be negative"))
 	}
-	if c.MaxIPRules <= 0 {
-		c.MaxIPRules = 100
+	if c.MaxIPRules < 0 {
+		errs = append(errs, errors.New("--max-ip-rules must not be negative"))
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -1,8 +1,6 @@
 package server
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"net/http"
 	"strings"
 
@@ -13,11 +11,7 @@ import (
 // a secret of this instance's state, so sessions survive a restart and
 // another instance's cookies are refused.
 func (s *Server) newPortal() (*portal.Portal, error) {
-	key, err := s.store.SecretOrCreate("portal-session-key", func() ([]byte, error) {
-		b := make([]byte, 32)
-		_, err := rand.Read(b)
-		return []byte(hex.EncodeToString(b)), err
-	})
+	key, err := s.store.SecretOrCreate("portal-session-key", randomSecret)
 	if err != nil {
 		return nil, err
 	}

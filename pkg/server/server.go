@@ -77,11 +77,7 @@ func New(cfg Config) (_ *Server, err error) {
 	if s.signer, err = token.NewSigner(keyPEM, nil); err != nil {
 		return nil, err
 	}
-	secret, err := s.store.SecretOrCreate("http-secret", func() ([]byte, error) {
-		b := make([]byte, 32)
-		_, err := rand.Read(b)
-		return []byte(hex.EncodeToString(b)), err
-	})
+	secret, err := s.store.SecretOrCreate("http-secret", randomSecret)
 	if err != nil {
 		return nil, err
 	}
@@ -218,4 +214,12 @@ func (s *Server) Close(ctx context.Context) error {
 		return s.store.Close()
 	}
 	return nil
+}
+
+// randomSecret makes the value of a persisted instance secret: 256 random
+// bits in hex.
+func randomSecret() ([]byte, error) {
+	b := make([]byte, 32)
+	_, err := rand.Read(b)
+	return []byte(hex.EncodeToString(b)), err
 }
