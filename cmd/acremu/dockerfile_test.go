@@ -1,6 +1,4 @@
-//go:build e2e
-
-package e2e
+package main
 
 import (
 	"os"
@@ -13,11 +11,12 @@ import (
 
 // TestDockerfilesAgree guards what the offline build cannot show: the lab
 // test runs images from the .offline Dockerfiles, users build the
-// multi-stage ones, and both must produce the same final image.
+// multi-stage ones, and both must produce the same final image. It reads
+// files only, so it runs with the unit tests.
 func TestDockerfilesAgree(t *testing.T) {
 	for _, tc := range []struct{ name, user, offline string }{
-		{"acremu", "../Dockerfile", "../Dockerfile.offline"},
-		{"lab client", "../lab/Dockerfile", "../lab/Dockerfile.offline"},
+		{"acremu", "../../Dockerfile", "../../Dockerfile.offline"},
+		{"lab client", "../../lab/Dockerfile", "../../lab/Dockerfile.offline"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			user, offline := finalStage(t, tc.user), finalStage(t, tc.offline)
