@@ -108,7 +108,12 @@ func (r *Registry) newChallenge(req *http.Request, records []auth.Access, cause 
 		}
 		detail = d
 	}
-	return &challenge{header: b.String(), err: errUnauthorized(detail, cause)}
+	ch := &challenge{header: b.String(), err: errUnauthorized(detail, cause)}
+	var tr *tokenRefusal
+	if errors.As(cause, &tr) {
+		ch.err.Message = tr.msg // a disabled token or an expired password says so
+	}
+	return ch
 }
 
 // challengeScope renders records as "repository:foo:push,pull", one scope

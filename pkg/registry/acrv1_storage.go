@@ -103,20 +103,19 @@ func (s *repoStore) exists(ctx context.Context, name string) (bool, error) {
 }
 
 // repositories lists up to n repository names after last, in the order of
-// distribution's catalog, and whether more follow.
+// distribution's catalog, and whether more follow. Repositories without
+// a manifest are left out, as ACR leaves them out.
 func (s *repoStore) repositories(ctx context.Context, n int, last string) ([]string, bool, error) {
 	if n == 0 {
 		return []string{}, false, nil
 	}
-	buf := make([]string, n+1) // one more than asked shows whether more follow
-	k, err := s.ns.Repositories(ctx, buf, last)
-	if err != nil && !errors.Is(err, io.EOF) && !isPathNotFound(err) {
+	// Only repositories with a manifest are listed, as in /v2/_catalog.
+	buf := make([]string, n)
+	k, err := visibleRepositories(ctx, s.ns, s.driver, buf, last)
+	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, false, err
 	}
-	if k > n {
-		return buf[:n], true, nil
-	}
-	return buf[:k], false, nil
+	return buf[:k], err == nil, nil
 }
 
 func (s *repoStore) repository(ctx context.Context, name string) (distribution.Repository, error) {

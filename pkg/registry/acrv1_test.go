@@ -358,15 +358,16 @@ func TestACRAccess(t *testing.T) {
 		})
 	}
 
-	t.Run("anonymous pull does not cover metadata", func(t *testing.T) {
+	t.Run("anonymous pull covers metadata, as ACR grants it", func(t *testing.T) {
 		cfg := defaultConfig()
 		cfg.AnonymousPullEnabled = true
 		a := newEnv(t, cfg, nil)
 		a.pushImage("hello", "v1")
 		q := url.Values{"service": {a.host}, "scope": {"repository:hello:metadata_read,pull"}}
 		tok := tokenField(t, a.do(http.MethodGet, "/oauth2/token?"+q.Encode(), nil, nil), "access_token")
-		assert.Equal(t, http.StatusUnauthorized, a.do(http.MethodGet, "/acr/v1/hello/_tags", nil, bearer(tok)).status)
+		assert.Equal(t, http.StatusOK, a.do(http.MethodGet, "/acr/v1/hello/_tags", nil, bearer(tok)).status)
 		assert.Equal(t, http.StatusOK, a.do(http.MethodGet, "/v2/hello/tags/list", nil, bearer(tok)).status)
+		assert.Equal(t, http.StatusUnauthorized, a.do(http.MethodDelete, "/acr/v1/hello/_tags/v1", nil, bearer(tok)).status)
 	})
 }
 

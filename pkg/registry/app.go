@@ -12,6 +12,7 @@ import (
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/distribution/distribution/v3/registry/auth"
 	"github.com/distribution/distribution/v3/registry/handlers"
+	registrymiddleware "github.com/distribution/distribution/v3/registry/middleware/registry"
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem" // registers the driver
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory"   // registers the driver
 	storagemiddleware "github.com/distribution/distribution/v3/registry/storage/driver/middleware"
@@ -41,6 +42,7 @@ func setupDistribution() error {
 		setupErr = errors.Join(
 			auth.Register(accessControllerName, newAccessController),
 			storagemiddleware.Register(driverTapName, driverTap),
+			registrymiddleware.Register(catalogFilterName, newCatalogFilter),
 		)
 		logrus.SetOutput(io.Discard)
 		logrus.SetLevel(logrus.ErrorLevel)
@@ -86,7 +88,8 @@ func newApp(r *Registry, opts Options) (app *handlers.App, err error) {
 	cfg.Catalog.MaxEntries = catalogMaxEntries
 	cfg.Auth = configuration.Auth{accessControllerName: configuration.Parameters{accessControllerOption: r}}
 	cfg.Middleware = map[string][]configuration.Middleware{
-		"storage": {{Name: driverTapName, Options: configuration.Parameters{accessControllerOption: r}}},
+		"storage":  {{Name: driverTapName, Options: configuration.Parameters{accessControllerOption: r}}},
+		"registry": {{Name: catalogFilterName}},
 	}
 
 	defer func() {

@@ -28,7 +28,12 @@ type principal struct {
 	anonymous bool           // no credentials, anonymous pull enabled: pull only
 	refresh   bool           // authenticated with a refresh token (may be re-issued)
 	access    []token.Access // access token: exactly its access claim
+	token     *compiledToken // repository-scoped token: what its scope map grants
 }
+
+// AnonymousSubject is the subject of access tokens issued without
+// credentials when anonymous pull is enabled, as ACR names it.
+const AnonymousSubject = "acr_anon_pull"
 
 // allows reports whether p may perform action on the resource typ:name.
 func (p *principal) allows(typ, name, action string) bool {
@@ -36,7 +41,13 @@ func (p *principal) allows(typ, name, action string) bool {
 	case p.all:
 		return true
 	case p.anonymous:
-		return typ == "repository" && action == "pull"
+		// ACR's anonymous identity reads: pull, metadata and the catalog.
+		return typ == "repository" && (action == "pull" || action == "metadata_read") ||
+			typ == "registry" && name == "catalog"
+	case p.token != nil:
+		// Scope maps grant repository actions only; a token never lists
+		// the catalog, as in ACR.
+		return typ == "repository" && p.token.allows(name, action)
 	}
 	for _, a := range p.access {
 		if a.Type == typ && a.Name == name && (slices.Contains(a.Actions, action) || slices.Contains(a.Actions, "*")) {
@@ -76,7 +87,9 @@ func (r *Registry) authenticate(req *http.Request) (*principal, error) {
 
 // checkPassword authenticates a username and password: the admin user
 // (username = registry name, case-insensitive; either password; only when
-// enabled), or NullGUID with an ACR refresh or access token as password.
+// enabled), NullGUID with an ACR refresh or access token as password, or a
+// repository-scoped token (username = token name) with one of its
+// passwords.
 func (r *Registry) checkPassword(req *http.Request, user, pass string) (*principal, error) {
 	if user == NullGUID {
 		if c, err := r.verify(pass, token.GrantRefresh); err == nil {
@@ -93,7 +106,7 @@ func (r *Registry) checkPassword(req *http.Request, user, pass string) (*princip
 		(passwordMatches(pass, creds.passwords[0]) || passwordMatches(pass, creds.passwords[1])) {
 		return &principal{name: r.name, all: true}, nil
 	}
-	return nil, errBadCredentials
+	return r.checkToken(user, pass)
 }
 
 // refreshPrincipal is the identity behind a verified refresh token.

@@ -41,6 +41,13 @@ type tokenResponse struct {
 //     returned as well, so docker stores it as its identity token.
 //   - POST grant_type=password (username, password) or
 //     grant_type=refresh_token (refresh_token), with service and scope.
+//     Empty credentials in either form (grant_type=password with no
+//     username and password, as the Azure SDKs send, or an empty
+//     refresh_token, as the JavaScript SDK sends) ask for the anonymous
+//     identity, granted when anonymous pull is enabled.
+//
+// Usernames are the admin user, NullGUID (with an ACR token) or a
+// repository-scoped token's name (with one of its passwords).
 //
 // The response is {"access_token":…} holding the requested access that the
 // identity may have, and nothing more.
@@ -64,10 +71,22 @@ func (r *Registry) serveToken(w http.ResponseWriter, req *http.Request) error {
 	} else {
 		switch gt := req.Form.Get("grant_type"); gt {
 		case "password":
-			p, err = r.checkPassword(req, req.Form.Get("username"), req.Form.Get("password"))
+			user, pass := req.Form.Get("username"), req.Form.Get("password")
+			if user == "" && pass == "" && req.Header.Get("Authorization") == "" {
+				// The Azure SDKs' anonymous client: no credentials at all.
+				p, err = r.anonymous()
+			} else {
+				p, err = r.checkPassword(req, user, pass)
+			}
 		case "refresh_token":
+			raw := req.Form.Get("refresh_token")
+			if raw == "" && req.Header.Get("Authorization") == "" {
+				// The JavaScript SDK's anonymous form: refresh_token= empty.
+				p, err = r.anonymous()
+				break
+			}
 			var c *token.Claims
-			if c, err = r.verify(req.Form.Get("refresh_token"), token.GrantRefresh); err == nil {
+			if c, err = r.verify(raw, token.GrantRefresh); err == nil {
 				p = refreshPrincipal(c)
 			}
 		default:
@@ -104,16 +123,22 @@ func (r *Registry) serveToken(w http.ResponseWriter, req *http.Request) error {
 // none at all when anonymous pull is enabled.
 func (r *Registry) tokenRequester(req *http.Request) (*principal, error) {
 	if req.Header.Get("Authorization") == "" {
-		if r.creds.Load().anonymousPull {
-			return &principal{anonymous: true}, nil
-		}
-		return nil, errAnonymousDisabled
+		return r.anonymous()
 	}
 	user, pass, ok := req.BasicAuth()
 	if !ok {
 		return nil, errBadCredentials
 	}
 	return r.checkPassword(req, user, pass)
+}
+
+// anonymous is the identity of a token request without credentials: ACR's
+// anonymous pull identity when anonymous pull is enabled, else a refusal.
+func (r *Registry) anonymous() (*principal, error) {
+	if r.creds.Load().anonymousPull {
+		return &principal{name: AnonymousSubject, anonymous: true}, nil
+	}
+	return nil, errAnonymousDisabled
 }
 
 // serveExchange implements /oauth2/exchange: grant_type=access_token with an
@@ -217,7 +242,10 @@ func errRefused(msg string, cause error) *regError {
 // why, so a client that mixed up registries learns it.
 func (r *Registry) refusal(err error) *regError {
 	var msg string
+	var tr *tokenRefusal
 	switch {
+	case errors.As(err, &tr):
+		msg = tr.msg
 	case errors.Is(err, errForeignToken):
 		msg = fmt.Sprintf("the token was issued for another registry; '%s' accepts only its own tokens", r.loginServer)
 	case errors.Is(err, jwt.ErrTokenExpired):

@@ -216,17 +216,20 @@ func TestAnonymousPull(t *testing.T) {
 	anon := tokenField(t, r, "access_token")
 	c, err := testSigner.Verify(anon, token.GrantAccess, e.host)
 	require.NoError(t, err)
+	// ACR's anonymous identity pulls and lists the catalog.
+	assert.Equal(t, AnonymousSubject, c.Subject)
 	assert.Equal(t, []token.Access{
 		{Type: "repository", Name: "hello", Actions: []string{"pull"}},
+		{Type: "registry", Name: "catalog", Actions: []string{"*"}},
 		{Type: "repository", Name: "other", Actions: []string{"pull"}},
 	}, c.Access)
 
-	// The pull-only token reads but never writes, deletes or lists.
+	// The anonymous token reads but never writes or deletes.
 	assert.Equal(t, http.StatusOK, e.do(http.MethodGet, "/v2/", nil, bearer(anon)).status)
 	assert.Equal(t, http.StatusNotFound, e.do(http.MethodGet, "/v2/hello/tags/list", nil, bearer(anon)).status)
 	assert.Equal(t, http.StatusUnauthorized, e.do(http.MethodPost, "/v2/hello/blobs/uploads/", nil, bearer(anon)).status)
 	assert.Equal(t, http.StatusUnauthorized, e.do(http.MethodDelete, "/v2/hello/manifests/sha256:"+zeros, nil, bearer(anon)).status)
-	assert.Equal(t, http.StatusUnauthorized, e.do(http.MethodGet, "/v2/_catalog", nil, bearer(anon)).status)
+	assert.Equal(t, http.StatusOK, e.do(http.MethodGet, "/v2/_catalog", nil, bearer(anon)).status)
 
 	// Turning anonymous pull off stops new anonymous tokens at once.
 	cfg.AnonymousPullEnabled = false

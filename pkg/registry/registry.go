@@ -29,6 +29,9 @@ type Config struct {
 	AdminUserEnabled     bool
 	Passwords            [2]string // admin passwords "password" and "password2"; "" never matches
 	AnonymousPullEnabled bool      // already effective (the caller clears it for Basic SKU)
+	// Tokens are the registry's repository-scoped tokens, each with the
+	// actions of its scope map; they swap at once with the credentials.
+	Tokens []Token
 }
 
 // Options are a registry's fixed dependencies.
@@ -81,6 +84,7 @@ type credentials struct {
 	adminEnabled  bool
 	passwords     [2]string
 	anonymousPull bool
+	tokens        tokenSet
 }
 
 // Registry is the data plane of one emulated registry. It is an
@@ -181,6 +185,7 @@ func newCredentials(cfg Config) *credentials {
 		adminEnabled:  cfg.AdminUserEnabled,
 		passwords:     cfg.Passwords,
 		anonymousPull: cfg.AnonymousPullEnabled,
+		tokens:        compileTokens(cfg.Tokens),
 	}
 }
 

@@ -36,7 +36,7 @@ var (
 	bucketRegs     = []byte("registries")
 	bucketSecrets  = []byte("secrets")
 	keySchema      = []byte("schemaVersion")
-	allBuckets     = [][]byte{bucketMeta, bucketGroups, bucketRegs, bucketSecrets}
+	allBuckets     = [][]byte{bucketMeta, bucketGroups, bucketRegs, bucketSecrets, bucketScopeMaps, bucketTokens}
 	errWrongSchema = errors.New("store: unsupported schema version")
 )
 
