@@ -51,13 +51,14 @@ func TestServeFlagsAndEnvironmentTwins(t *testing.T) {
 			}},
 		{"environment", nil, map[string]string{
 			"ACREMU_DATA_DIR": "/env", "ACREMU_LISTEN": "0.0.0.0:5000, [::]:5000", "ACREMU_IN_MEMORY": "true",
-			"ACREMU_TRUSTED_PROXY": "10.1.0.0/16", "ACREMU_PRIVATE_NETWORK": "10.2.0.0/16,10.3.0.1", "ACREMU_NAT": "none",
+			"ACREMU_TRUSTED_PROXY": "10.1.0.0/16", "ACREMU_VNET": "lab=10.2.0.0/16,lab=10.3.0.1", "ACREMU_TRUSTED_SERVICE_NETWORK": "100.64.0.0/10", "ACREMU_NAT": "none",
 		}, func(t *testing.T, c server.Config) {
 			require.Equal(t, "/env", c.DataDir)
 			require.True(t, c.InMemory)
 			require.Equal(t, []string{"0.0.0.0:5000", "[::]:5000"}, c.Listen)
 			require.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}, c.TrustedProxies)
-			require.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.2.0.0/16"), netip.MustParsePrefix("10.3.0.1/32")}, c.PrivateNetworks)
+			require.Equal(t, []firewall.VNet{{Name: "lab", Prefix: netip.MustParsePrefix("10.2.0.0/16")}, {Name: "lab", Prefix: netip.MustParsePrefix("10.3.0.1/32")}}, c.VNets)
+			require.Equal(t, []netip.Prefix{netip.MustParsePrefix("100.64.0.0/10")}, c.TrustedServiceNetworks)
 			require.Empty(t, c.NAT)
 		}},
 		{"flag beats environment", []string{"--public-host", "flag"}, map[string]string{"ACREMU_PUBLIC_HOST": "env"}, func(t *testing.T, c server.Config) {
@@ -82,6 +83,9 @@ func TestServeFlagErrors(t *testing.T) {
 	}{
 		{"bad nat", []string{"--nat", "10.0.0.0/8"}, nil, "want CIDR=IP"},
 		{"bad proxy", []string{"--trusted-proxy", "nope"}, nil, "--trusted-proxy"},
+		{"bad vnet", []string{"--vnet", "10.0.0.0/8"}, nil, "--vnet \"10.0.0.0/8\": want NAME=CIDR"},
+		{"private network refused", []string{"--private-network", "10.0.0.0/8"}, nil, "--vnet NAME=CIDR"},
+		{"bad trusted-service network", []string{"--trusted-service-network", "x"}, nil, "--trusted-service-network"},
 		{"bad port range", []string{"--registry-ports", "9-1"}, nil, "port range"},
 		{"bad env duration", nil, map[string]string{"ACREMU_RULE_DELAY": "soon"}, "ACREMU_RULE_DELAY"},
 	}
@@ -99,7 +103,7 @@ func TestHelpDocumentsEveryFlagAndItsEnvironmentTwin(t *testing.T) {
 	fs.SetOutput(&buf)
 	fs.Usage()
 	for _, name := range []string{"data-dir", "in-memory", "listen", "public-host", "default-registry", "registry-ports", "domain",
-		"subscription", "tenant", "client-id", "client-secret", "nat", "trusted-proxy", "private-network", "rule-delay", "tls-cert", "tls-key"} {
+		"subscription", "tenant", "client-id", "client-secret", "nat", "trusted-proxy", "vnet", "trusted-service-network", "rule-delay", "tls-cert", "tls-key"} {
 		require.Contains(t, buf.String(), "--"+name)
 		require.Contains(t, buf.String(), envName(name))
 	}

@@ -25,6 +25,8 @@ type serveOptions struct {
 	nat            *listFlag
 	trustedProxies *listFlag
 	privateNets    *listFlag
+	vnets          *listFlag
+	trustedSvcNets *listFlag
 	registryPorts  string
 	logLevel       string
 	logFormat      string
@@ -38,6 +40,8 @@ func serveFlags() (*flag.FlagSet, *serveOptions) {
 		nat:            newListFlag("127.0.0.0/8=203.0.113.10", "::1=203.0.113.10"),
 		trustedProxies: newListFlag(),
 		privateNets:    newListFlag(),
+		vnets:          newListFlag(),
+		trustedSvcNets: newListFlag(),
 	}
 	fs := flag.NewFlagSet("acremu serve", flag.ContinueOnError)
 	c := &o.cfg
@@ -55,7 +59,9 @@ func serveFlags() (*flag.FlagSet, *serveOptions) {
 	fs.Var(o.nat, "nat", "`CIDR=IP`: clients from CIDR appear to the firewall as public IP (repeatable; replaces the default; 'none' for no NAT)")
 	fs.Var(o.trustedProxies, "trusted-proxy", "`CIDR` of peers allowed to report the client address (X-Forwarded-For, Forwarded, PROXY protocol; repeatable)")
 	fs.BoolVar(&c.AllowAnyTrustedProxy, "allow-any-trusted-proxy", false, "accept --trusted-proxy ranges that cover everyone (0.0.0.0/0, ::/0): any client may then name its own address")
-	fs.Var(o.privateNets, "private-network", "`CIDR` of sources that count as private endpoints: IP rules and public access do not apply (repeatable)")
+	fs.Var(o.vnets, "vnet", "`NAME=CIDR`: sources in CIDR are in the virtual network NAME, which private endpoints connect to registries (repeatable)")
+	fs.Var(o.trustedSvcNets, "trusted-service-network", "`CIDR` of sources that stand for trusted Azure services: with a managed identity token they pass the rules of registries that allow trusted services (repeatable)")
+	fs.Var(o.privateNets, "private-network", "removed: use --vnet NAME=CIDR and a private endpoint to each registry")
 	fs.DurationVar(&c.RuleDelay, "rule-delay", 0, "rule changes reach the data plane after this `duration` (imitates ACR's propagation)")
 	fs.DurationVar(&c.UploadPurgeAge, "upload-purge-age", 0, "remove unfinished blob uploads older than this `duration` (0: 168h; negative: never)")
 	fs.DurationVar(&c.UploadPurgeInterval, "upload-purge-interval", 0, "look for unfinished uploads this often (0: 24h)")
@@ -101,7 +107,19 @@ func (o *serveOptions) config() (server.Config, error) {
 		return out
 	}
 	c.TrustedProxies = parse("trusted-proxy", o.trustedProxies.values)
-	c.PrivateNetworks = parse("private-network", o.privateNets.values)
+	if len(o.privateNets.values) > 0 {
+		errs = append(errs, errors.New("--private-network is no longer supported: it admitted private sources to every registry. "+
+			"Declare the network with --vnet NAME=CIDR and create a private endpoint from it to each registry (see docs/network-access.md)"))
+	}
+	for _, v := range o.vnets.values {
+		vn, err := firewall.ParseVNet(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--%w", err))
+			continue
+		}
+		c.VNets = append(c.VNets, vn)
+	}
+	c.TrustedServiceNetworks = parse("trusted-service-network", o.trustedSvcNets.values)
 	return c, errors.Join(errs...)
 }
 

@@ -84,9 +84,15 @@ func BenchmarkNewPolicy(b *testing.B) {
 
 func BenchmarkFromPeer(b *testing.B) {
 	r := mustResolver(b, ResolverConfig{
-		NAT:             DefaultNAT,
-		TrustedProxies:  pp("10.0.0.0/24"),
-		PrivateNetworks: pp("172.16.0.0/12", "fd00:2::/64", "10.10.0.0/16", "10.20.0.0/16", "10.30.0.0/16", "10.40.0.0/16", "10.50.0.0/16"),
+		NAT:            DefaultNAT,
+		TrustedProxies: pp("10.0.0.0/24"),
+		VNets: []VNet{
+			{"a1", netip.MustParsePrefix("172.16.0.0/12")}, {"a1", netip.MustParsePrefix("fd00:2::/64")},
+			{"b1", netip.MustParsePrefix("10.10.0.0/16")}, {"c1", netip.MustParsePrefix("10.20.0.0/16")},
+			{"d1", netip.MustParsePrefix("10.30.0.0/16")}, {"e1", netip.MustParsePrefix("10.40.0.0/16")},
+			{"f1", netip.MustParsePrefix("10.50.0.0/16")},
+		},
+		TrustedServiceNetworks: pp("100.64.0.0/10"),
 	})
 	for _, peer := range []string{"127.0.0.1", "::ffff:127.0.0.1", "198.51.100.7", "172.16.0.5", "2001:db8::1"} {
 		b.Run(peer, func(b *testing.B) {
@@ -94,6 +100,27 @@ func BenchmarkFromPeer(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				r.FromPeer(a)
+			}
+		})
+	}
+}
+
+// BenchmarkDecideNetworks measures the private-endpoint and trusted-service
+// branches: a client in the last of four endpoint networks, one in a
+// network without an endpoint, and a trusted-service source that is denied.
+func BenchmarkDecideNetworks(b *testing.B) {
+	p, err := NewPolicy(Rules{PublicNetworkAccess: PublicAccessDisabled, PrivateEndpointNetworks: []string{"a1", "b1", "c1", "d1"}})
+	require.NoError(b, err)
+	addr := netip.MustParseAddr("198.51.100.7")
+	for name, c := range map[string]Client{
+		"endpoint":    {Addr: addr, Network: "d1"},
+		"no-endpoint": {Addr: addr, Network: "e1"},
+		"trusted-svc": {Addr: addr, TrustedService: true},
+	} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				p.Decide(c)
 			}
 		})
 	}

@@ -10,10 +10,17 @@ import (
 
 // Client is a request's origin as the firewall sees it.
 type Client struct {
-	Peer    netip.Addr // the TCP peer of the connection, unmapped
-	Source  netip.Addr // the original client: Peer, or what a trusted proxy reported
-	Addr    netip.Addr // the address judged by IP rules: Source after NAT
-	Private bool       // Source is in a private-network range (private endpoint)
+	Peer   netip.Addr // the TCP peer of the connection, unmapped
+	Source netip.Addr // the original client: Peer, or what a trusted proxy reported
+	Addr   netip.Addr // the address judged by IP rules: Source after NAT
+	// Network is the virtual network Source is in (lower-cased; "" for
+	// none). A registry with an approved private endpoint from that
+	// network admits the client privately; any other judges Addr.
+	Network string
+	// TrustedService says Source is where trusted Azure services run: the
+	// client passes a registry's rules if it also proves, with a managed
+	// identity token, that it is such a service (see Decision.TrustedService).
+	TrustedService bool
 	// Relayed says a trusted proxy named Source in a PROXY protocol header.
 	// The HTTP headers on such a connection are the client's own, so they
 	// never change the client again.
@@ -84,17 +91,22 @@ func parsePrefixOrAddr(s string) (netip.Prefix, error) {
 // ResolverConfig configures address translation. Nil NAT means no NAT (pass
 // DefaultNAT explicitly for the default behaviour).
 type ResolverConfig struct {
-	NAT             []NAT          // first match wins
-	TrustedProxies  []netip.Prefix // peers allowed to report the client address
-	PrivateNetworks []netip.Prefix // sources that count as private endpoints
+	NAT            []NAT          // first match wins
+	TrustedProxies []netip.Prefix // peers allowed to report the client address
+	VNets          []VNet         // virtual networks sources may be in
+	// TrustedServiceNetworks are the sources that stand for trusted Azure
+	// services (Container Instances, ACR Tasks, …).
+	TrustedServiceNetworks []netip.Prefix
 }
 
 // Resolver turns connection peers and forwarding information into Clients.
 // It is immutable and safe for concurrent use.
 type Resolver struct {
-	nat     []NAT
-	trusted func(netip.Addr) bool
-	private func(netip.Addr) bool
+	nat         []NAT
+	trusted     func(netip.Addr) bool
+	network     networkTable
+	trustedSvc  func(netip.Addr) bool
+	hasNetworks bool
 }
 
 // NewResolver validates cfg and returns a Resolver.
@@ -104,15 +116,21 @@ func NewResolver(cfg ResolverConfig) (*Resolver, error) {
 			return nil, fmt.Errorf("nat %v: invalid", n)
 		}
 	}
-	for _, p := range append(append([]netip.Prefix(nil), cfg.TrustedProxies...), cfg.PrivateNetworks...) {
+	for _, p := range append(append([]netip.Prefix(nil), cfg.TrustedProxies...), cfg.TrustedServiceNetworks...) {
 		if !p.IsValid() {
 			return nil, fmt.Errorf("invalid prefix %v", p)
 		}
 	}
+	network, err := newNetworkTable(cfg.VNets)
+	if err != nil {
+		return nil, err
+	}
 	return &Resolver{
-		nat:     append([]NAT(nil), cfg.NAT...),
-		trusted: newContainsFunc(cfg.TrustedProxies),
-		private: newContainsFunc(cfg.PrivateNetworks),
+		nat:         append([]NAT(nil), cfg.NAT...),
+		trusted:     newContainsFunc(cfg.TrustedProxies),
+		network:     network,
+		trustedSvc:  newContainsFunc(cfg.TrustedServiceNetworks),
+		hasNetworks: len(cfg.VNets) > 0,
 	}, nil
 }
 
@@ -121,6 +139,9 @@ func (r *Resolver) FromPeer(peer netip.Addr) Client {
 	peer = peer.Unmap().WithZone("")
 	return r.resolve(peer, peer)
 }
+
+// HasNetworks reports whether any virtual network was configured.
+func (r *Resolver) HasNetworks() bool { return r.hasNetworks }
 
 // IsTrustedProxy reports whether peer may report client addresses.
 func (r *Resolver) IsTrustedProxy(peer netip.Addr) bool {
@@ -191,12 +212,13 @@ func (r *Resolver) FromHeaders(c Client, h http.Header) Client {
 	return r.resolve(c.Peer, client)
 }
 
+// resolve tags source with its virtual network and trusted-service
+// standing, and translates it by NAT: a client in a virtual network still
+// has a public address, which registries without a private endpoint from
+// that network judge.
 func (r *Resolver) resolve(peer, source netip.Addr) Client {
-	c := Client{Peer: peer, Source: source, Addr: source}
-	if r.private(source) {
-		c.Private = true
-		return c
-	}
+	c := Client{Peer: peer, Source: source, Addr: source,
+		Network: r.network(source), TrustedService: r.trustedSvc(source)}
 	for _, n := range r.nat {
 		if n.From.Contains(source) {
 			c.Addr = n.To

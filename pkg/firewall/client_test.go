@@ -136,10 +136,11 @@ func TestFromPeerRealSocket(t *testing.T) {
 			assert.Equal(t, loopback, c.Peer)
 			assert.Equal(t, loopback, c.Source)
 			assert.Equal(t, DocumentationNATAddr, c.Addr)
-			assert.False(t, c.Private)
-			assert.Equal(t, Decision{true, ReasonIPRule}, allowNAT.Decide(c))
+			assert.Empty(t, c.Network)
+			assert.False(t, c.TrustedService)
+			assert.Equal(t, Decision{Allowed: true, Reason: ReasonIPRule}, allowNAT.Decide(c))
 			// Rules judge the NAT address, never the loopback peer.
-			assert.Equal(t, Decision{false, ReasonNotInIPRules}, allowLoopback.Decide(c))
+			assert.Equal(t, Decision{Allowed: false, Reason: ReasonNotInIPRules}, allowLoopback.Decide(c))
 		})
 	}
 }
@@ -229,7 +230,12 @@ func TestNewResolverRejects(t *testing.T) {
 		{"NAT without target", ResolverConfig{NAT: []NAT{{From: netip.MustParsePrefix("10.0.0.0/8")}}}},
 		{"NAT without source", ResolverConfig{NAT: []NAT{{To: nat1}}}},
 		{"invalid trusted proxy", ResolverConfig{TrustedProxies: []netip.Prefix{{}}}},
-		{"invalid private network", ResolverConfig{PrivateNetworks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), {}}}},
+		{"invalid vnet prefix", ResolverConfig{VNets: []VNet{{"a1", netip.MustParsePrefix("10.0.0.0/8")}, {"b1", netip.Prefix{}}}}},
+		{"invalid vnet name", ResolverConfig{VNets: []VNet{{"-a", netip.MustParsePrefix("10.0.0.0/8")}}}},
+		{"empty vnet name", ResolverConfig{VNets: []VNet{{"", netip.MustParsePrefix("10.0.0.0/8")}}}},
+		{"overlapping vnets", ResolverConfig{VNets: []VNet{{"a1", netip.MustParsePrefix("10.0.0.0/8")}, {"b1", netip.MustParsePrefix("10.1.0.0/16")}}}},
+		{"overlapping vnets differing in case only are one", ResolverConfig{VNets: []VNet{{"a1", netip.MustParsePrefix("10.0.0.0/8")}, {"b1", netip.MustParsePrefix("10.1.0.0/16")}, {"A1", netip.MustParsePrefix("10.0.0.0/9")}}}},
+		{"invalid trusted-service network", ResolverConfig{TrustedServiceNetworks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), {}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -248,12 +254,13 @@ func TestResolverCopiesConfig(t *testing.T) {
 }
 
 // proxyResolver trusts 10.0.0.0/24, fd00:1::/64 and 172.31.0.0/24; the last
-// also lies inside the private networks, to tell the proxy from its source.
+// also lies inside the virtual network vnet-a (172.16.0.0/12 and
+// fd00:2::/64), to tell the proxy from its source.
 func proxyResolver(t testing.TB) *Resolver {
 	return mustResolver(t, ResolverConfig{
-		NAT:             DefaultNAT,
-		TrustedProxies:  pp("10.0.0.0/24", "fd00:1::/64", "172.31.0.0/24"),
-		PrivateNetworks: pp("172.16.0.0/12", "fd00:2::/64"),
+		NAT:            DefaultNAT,
+		TrustedProxies: pp("10.0.0.0/24", "fd00:1::/64", "172.31.0.0/24"),
+		VNets:          []VNet{{"vnet-a", netip.MustParsePrefix("172.16.0.0/12")}, {"VNET-A", netip.MustParsePrefix("fd00:2::/64")}},
 	})
 }
 
@@ -464,7 +471,10 @@ func TestFromHeaders(t *testing.T) {
 				}
 				return
 			}
-			want := Client{Peer: before.Peer, Source: netip.MustParseAddr(tt.wantSource), Private: tt.wantPrivate}
+			want := Client{Peer: before.Peer, Source: netip.MustParseAddr(tt.wantSource)}
+			if tt.wantPrivate {
+				want.Network = "vnet-a"
+			}
 			want.Addr = want.Source
 			if tt.wantAddr != "" {
 				want.Addr = netip.MustParseAddr(tt.wantAddr)
@@ -522,7 +532,7 @@ func TestFromProxy(t *testing.T) {
 			name:   "claimed private source",
 			peer:   "10.0.0.1",
 			source: netip.MustParseAddr("172.20.1.1"),
-			want:   Client{Peer: aa("10.0.0.1")[0], Source: aa("172.20.1.1")[0], Addr: aa("172.20.1.1")[0], Private: true, Relayed: true},
+			want:   Client{Peer: aa("10.0.0.1")[0], Source: aa("172.20.1.1")[0], Addr: aa("172.20.1.1")[0], Network: "vnet-a", Relayed: true},
 		},
 		{
 			name:   "private proxy, public claim",
@@ -539,47 +549,48 @@ func TestFromProxy(t *testing.T) {
 	}
 }
 
-// TestPrivateNetworks checks that a private source is admitted even when
-// public access is disabled, and that only the source counts.
+// TestPrivateNetworks checks that a source in a virtual network with an
+// approved private endpoint is admitted even when public access is
+// disabled, and that only the source counts.
 func TestPrivateNetworks(t *testing.T) {
 	r := proxyResolver(t)
-	disabled, err := NewPolicy(Rules{PublicNetworkAccess: PublicAccessDisabled, DefaultAction: ActionDeny})
+	disabled, err := NewPolicy(Rules{PublicNetworkAccess: PublicAccessDisabled, DefaultAction: ActionDeny, PrivateEndpointNetworks: []string{"Vnet-A"}})
 	require.NoError(t, err)
 	tests := []struct {
 		name string
 		c    Client
 		want Decision
 	}{
-		{"direct private source", r.FromPeer(netip.MustParseAddr("172.16.0.5")), Decision{true, ReasonPrivateEndpoint}},
-		{"direct mapped private source", r.FromPeer(netip.MustParseAddr("::ffff:172.16.0.5")), Decision{true, ReasonPrivateEndpoint}},
-		{"direct private ipv6 source", r.FromPeer(netip.MustParseAddr("fd00:2::1")), Decision{true, ReasonPrivateEndpoint}},
-		{"private proxy peer itself", r.FromPeer(netip.MustParseAddr("172.31.0.1")), Decision{true, ReasonPrivateEndpoint}},
-		{"direct public source", r.FromPeer(public), Decision{false, ReasonPublicAccessDisabled}},
-		{"loopback is not private", r.FromPeer(netip.MustParseAddr("127.0.0.1")), Decision{false, ReasonPublicAccessDisabled}},
+		{"direct private source", r.FromPeer(netip.MustParseAddr("172.16.0.5")), Decision{Allowed: true, Reason: ReasonPrivateEndpoint}},
+		{"direct mapped private source", r.FromPeer(netip.MustParseAddr("::ffff:172.16.0.5")), Decision{Allowed: true, Reason: ReasonPrivateEndpoint}},
+		{"direct private ipv6 source", r.FromPeer(netip.MustParseAddr("fd00:2::1")), Decision{Allowed: true, Reason: ReasonPrivateEndpoint}},
+		{"private proxy peer itself", r.FromPeer(netip.MustParseAddr("172.31.0.1")), Decision{Allowed: true, Reason: ReasonPrivateEndpoint}},
+		{"direct public source", r.FromPeer(public), Decision{Allowed: false, Reason: ReasonPublicAccessDisabled}},
+		{"loopback is not private", r.FromPeer(netip.MustParseAddr("127.0.0.1")), Decision{Allowed: false, Reason: ReasonPublicAccessDisabled}},
 		{
 			"proxied private source",
 			r.FromHeaders(r.FromPeer(netip.MustParseAddr("10.0.0.1")), http.Header{"X-Forwarded-For": {"172.16.0.5"}}),
-			Decision{true, ReasonPrivateEndpoint},
+			Decision{Allowed: true, Reason: ReasonPrivateEndpoint},
 		},
 		{
 			"public source behind private proxy",
 			r.FromHeaders(r.FromPeer(netip.MustParseAddr("172.31.0.1")), http.Header{"X-Forwarded-For": {"198.51.100.7"}}),
-			Decision{false, ReasonPublicAccessDisabled},
+			Decision{Allowed: false, Reason: ReasonPublicAccessDisabled},
 		},
 		{
 			"private source claimed by untrusted peer",
 			r.FromHeaders(r.FromPeer(public), http.Header{"X-Forwarded-For": {"172.16.0.5"}}),
-			Decision{false, ReasonPublicAccessDisabled},
+			Decision{Allowed: false, Reason: ReasonPublicAccessDisabled},
 		},
 		{
 			"private source claimed by untrusted PROXY peer",
 			r.FromProxy(public, netip.MustParseAddr("172.16.0.5")),
-			Decision{false, ReasonPublicAccessDisabled},
+			Decision{Allowed: false, Reason: ReasonPublicAccessDisabled},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want.Reason == ReasonPrivateEndpoint, tt.c.Private, "Private for %+v", tt.c)
+			assert.Equal(t, tt.want.Reason == ReasonPrivateEndpoint, tt.c.Network == "vnet-a", "Network for %+v", tt.c)
 			assert.Equal(t, tt.want, disabled.Decide(tt.c), "Decide(%+v)", tt.c)
 		})
 	}

@@ -64,3 +64,23 @@ func FuzzParseIPRule(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseVNet checks that every accepted vnet has a valid name and a
+// masked, unmapped prefix, and that it survives a round trip.
+func FuzzParseVNet(f *testing.F) {
+	for _, seed := range []string{"lab=10.0.0.0/16", "a=1.2.3.4", "ab=::ffff:1.2.3.4/120", "ab=fd00::/8", "=", "ab==1.2.3.4"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := ParseVNet(s)
+		if err != nil {
+			return
+		}
+		if !ValidVNetName(v.Name) || v.Prefix != v.Prefix.Masked() || v.Prefix.Addr().Is4In6() {
+			t.Fatalf("ParseVNet(%q) = %+v", s, v)
+		}
+		if w, err := ParseVNet(v.String()); err != nil || w != v {
+			t.Fatalf("ParseVNet(%q) = %+v, %v; want %+v", v.String(), w, err, v)
+		}
+	})
+}

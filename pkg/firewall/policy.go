@@ -16,6 +16,8 @@ const (
 	PublicAccessDisabled = "Disabled"
 	ActionAllow          = "Allow"
 	ActionDeny           = "Deny"
+	BypassAzureServices  = "AzureServices"
+	BypassNone           = "None"
 )
 
 // Rules is a registry's network configuration exactly as ARM stores it.
@@ -23,6 +25,12 @@ type Rules struct {
 	PublicNetworkAccess string   // "Enabled" or "Disabled"; empty means Enabled
 	DefaultAction       string   // "Allow" or "Deny"; empty means Allow
 	IPRules             []string // IPv4 addresses or CIDR ranges, as sent
+	// NetworkRuleBypassOptions is "AzureServices" (trusted services pass
+	// the rules) or "None"; empty means AzureServices, ARM's default.
+	NetworkRuleBypassOptions string
+	// PrivateEndpointNetworks names the virtual networks with an approved
+	// private endpoint connection to the registry.
+	PrivateEndpointNetworks []string
 }
 
 // Reason says why Decide allowed or denied a client.
@@ -34,6 +42,7 @@ const (
 	ReasonPrivateEndpoint                    // arrived through a private network
 	ReasonPublicAccessDisabled               // public network access is Disabled
 	ReasonNotInIPRules                       // default action Deny and no rule matched
+	ReasonTrustedService                     // a trusted service with its managed identity
 )
 
 var reasonText = [...]string{
@@ -42,6 +51,7 @@ var reasonText = [...]string{
 	ReasonPrivateEndpoint:      "private endpoint",
 	ReasonPublicAccessDisabled: "public network access disabled",
 	ReasonNotInIPRules:         "default action Deny and no IP rule matches",
+	ReasonTrustedService:       "trusted service",
 }
 
 func (r Reason) String() string {
@@ -55,7 +65,17 @@ func (r Reason) String() string {
 type Decision struct {
 	Allowed bool
 	Reason  Reason
+	// TrustedService is set on a denial of a trusted-service source by a
+	// registry that lets trusted services bypass its rules: the request is
+	// admitted (ReasonTrustedService) if, and only if, its credential is a
+	// managed identity's. Every other denial stands before any credential
+	// is read.
+	TrustedService bool
 }
+
+// TrustedServiceAdmitted is the decision for a request that TrustedService
+// allowed to prove itself and did.
+var TrustedServiceAdmitted = Decision{Allowed: true, Reason: ReasonTrustedService}
 
 // Policy is an immutable, compiled Rules. The zero value is not usable; build
 // one with NewPolicy.
@@ -63,7 +83,9 @@ type Policy struct {
 	rules          Rules
 	publicDisabled bool
 	defaultAllow   bool
+	bypass         bool // trusted services pass the rules
 	contains       func(netip.Addr) bool
+	private        networkSet
 }
 
 // ParseIPRule parses an IP rule value: an IPv4 address or an IPv4 CIDR
@@ -106,6 +128,15 @@ func NewPolicy(r Rules) (*Policy, error) {
 	default:
 		return nil, fmt.Errorf("defaultAction %q: want Allow or Deny", r.DefaultAction)
 	}
+	switch r.NetworkRuleBypassOptions {
+	case "", BypassAzureServices, BypassNone:
+	default:
+		return nil, fmt.Errorf("networkRuleBypassOptions %q: want AzureServices or None", r.NetworkRuleBypassOptions)
+	}
+	private, err := newNetworkSet(r.PrivateEndpointNetworks)
+	if err != nil {
+		return nil, err
+	}
 	prefixes := make([]netip.Prefix, 0, len(r.IPRules))
 	for _, v := range r.IPRules {
 		p, err := ParseIPRule(v)
@@ -115,10 +146,13 @@ func NewPolicy(r Rules) (*Policy, error) {
 		prefixes = append(prefixes, p)
 	}
 	return &Policy{
-		rules:          Rules{r.PublicNetworkAccess, r.DefaultAction, slices.Clone(r.IPRules)},
+		rules: Rules{r.PublicNetworkAccess, r.DefaultAction, slices.Clone(r.IPRules),
+			r.NetworkRuleBypassOptions, slices.Clone(r.PrivateEndpointNetworks)},
 		publicDisabled: r.PublicNetworkAccess == PublicAccessDisabled,
 		defaultAllow:   r.DefaultAction != ActionDeny,
+		bypass:         r.NetworkRuleBypassOptions != BypassNone,
 		contains:       newContainsFunc(prefixes),
+		private:        private,
 	}, nil
 }
 
@@ -127,26 +161,33 @@ func NewPolicy(r Rules) (*Policy, error) {
 func (p *Policy) Rules() Rules {
 	r := p.rules
 	r.IPRules = slices.Clone(r.IPRules)
+	r.PrivateEndpointNetworks = slices.Clone(r.PrivateEndpointNetworks)
 	return r
 }
 
-// Decide applies ACR's order of evaluation: private-endpoint sources bypass
-// the public firewall; Disabled public access denies everyone else; default
-// action Allow admits everyone; otherwise only addresses inside an IP rule.
-// c.Addr must already be unmapped (Resolver guarantees it).
+// Decide applies ACR's order of evaluation: a client in a virtual network
+// with an approved private endpoint to the registry bypasses the public
+// firewall; Disabled public access denies everyone else; default action
+// Allow admits everyone; otherwise only addresses inside an IP rule. A
+// denial of a trusted-service source is marked TrustedService when the
+// registry lets trusted services bypass its rules. c.Addr must already be
+// unmapped (Resolver guarantees it).
 func (p *Policy) Decide(c Client) Decision {
+	var d Decision
 	switch {
-	case c.Private:
-		return Decision{true, ReasonPrivateEndpoint}
+	case p.private.has(c.Network):
+		return Decision{Allowed: true, Reason: ReasonPrivateEndpoint}
 	case p.publicDisabled:
-		return Decision{false, ReasonPublicAccessDisabled}
+		d = Decision{Reason: ReasonPublicAccessDisabled}
 	case p.defaultAllow:
-		return Decision{true, ReasonDefaultAllow}
+		return Decision{Allowed: true, Reason: ReasonDefaultAllow}
 	case p.contains(c.Addr):
-		return Decision{true, ReasonIPRule}
+		return Decision{Allowed: true, Reason: ReasonIPRule}
 	default:
-		return Decision{false, ReasonNotInIPRules}
+		d = Decision{Reason: ReasonNotInIPRules}
 	}
+	d.TrustedService = c.TrustedService && p.bypass
+	return d
 }
 
 // pathForTest is replaced in tests to observe which matcher was chosen.

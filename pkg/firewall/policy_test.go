@@ -100,16 +100,23 @@ func TestDecideExamples(t *testing.T) {
 		client Client
 		want   Decision
 	}{
-		{"zero rules allow everyone", Rules{}, Client{Addr: outside}, Decision{true, ReasonDefaultAllow}},
-		{"allow ignores ip rules", Rules{DefaultAction: ActionAllow, IPRules: rules}, Client{Addr: outside}, Decision{true, ReasonDefaultAllow}},
-		{"deny admits rule match", Rules{DefaultAction: ActionDeny, IPRules: rules}, Client{Addr: inside}, Decision{true, ReasonIPRule}},
-		{"deny rejects others", Rules{DefaultAction: ActionDeny, IPRules: rules}, Client{Addr: outside}, Decision{false, ReasonNotInIPRules}},
-		{"deny without rules rejects all", Rules{DefaultAction: ActionDeny}, Client{Addr: inside}, Decision{false, ReasonNotInIPRules}},
-		{"disabled overrides allow", Rules{PublicNetworkAccess: PublicAccessDisabled, DefaultAction: ActionAllow}, Client{Addr: outside}, Decision{false, ReasonPublicAccessDisabled}},
-		{"disabled overrides rule match", Rules{PublicNetworkAccess: PublicAccessDisabled, DefaultAction: ActionDeny, IPRules: rules}, Client{Addr: inside}, Decision{false, ReasonPublicAccessDisabled}},
-		{"private bypasses disabled", Rules{PublicNetworkAccess: PublicAccessDisabled}, Client{Addr: outside, Private: true}, Decision{true, ReasonPrivateEndpoint}},
-		{"private bypasses deny", Rules{DefaultAction: ActionDeny, IPRules: rules}, Client{Addr: outside, Private: true}, Decision{true, ReasonPrivateEndpoint}},
-		{"invalid address denied", Rules{DefaultAction: ActionDeny, IPRules: rules}, Client{}, Decision{false, ReasonNotInIPRules}},
+		{"zero rules allow everyone", Rules{}, Client{Addr: outside}, Decision{Allowed: true, Reason: ReasonDefaultAllow}},
+		{"allow ignores ip rules", Rules{DefaultAction: ActionAllow, IPRules: rules}, Client{Addr: outside}, Decision{Allowed: true, Reason: ReasonDefaultAllow}},
+		{"deny admits rule match", Rules{DefaultAction: ActionDeny, IPRules: rules}, Client{Addr: inside}, Decision{Allowed: true, Reason: ReasonIPRule}},
+		{"deny rejects others", Rules{DefaultAction: ActionDeny, IPRules: rules}, Client{Addr: outside}, Decision{Allowed: false, Reason: ReasonNotInIPRules}},
+		{"deny without rules rejects all", Rules{DefaultAction: ActionDeny}, Client{Addr: inside}, Decision{Allowed: false, Reason: ReasonNotInIPRules}},
+		{"disabled overrides allow", Rules{PublicNetworkAccess: PublicAccessDisabled, DefaultAction: ActionAllow}, Client{Addr: outside}, Decision{Allowed: false, Reason: ReasonPublicAccessDisabled}},
+		{"disabled overrides rule match", Rules{PublicNetworkAccess: PublicAccessDisabled, DefaultAction: ActionDeny, IPRules: rules}, Client{Addr: inside}, Decision{Allowed: false, Reason: ReasonPublicAccessDisabled}},
+		{"private bypasses disabled", Rules{PublicNetworkAccess: PublicAccessDisabled, PrivateEndpointNetworks: []string{"a1"}}, Client{Addr: outside, Network: "a1"}, Decision{Allowed: true, Reason: ReasonPrivateEndpoint}},
+		{"private bypasses deny", Rules{DefaultAction: ActionDeny, IPRules: rules, PrivateEndpointNetworks: []string{"b1", "A1"}}, Client{Addr: outside, Network: "a1"}, Decision{Allowed: true, Reason: ReasonPrivateEndpoint}},
+		{"another network is public", Rules{PublicNetworkAccess: PublicAccessDisabled, PrivateEndpointNetworks: []string{"a1"}}, Client{Addr: inside, Network: "b1"}, Decision{Allowed: false, Reason: ReasonPublicAccessDisabled}},
+		{"another network judged by its address", Rules{DefaultAction: ActionDeny, IPRules: rules, PrivateEndpointNetworks: []string{"a1"}}, Client{Addr: inside, Network: "b1"}, Decision{Allowed: true, Reason: ReasonIPRule}},
+		{"network without endpoint is public", Rules{PublicNetworkAccess: PublicAccessDisabled}, Client{Addr: outside, Network: "a1"}, Decision{Allowed: false, Reason: ReasonPublicAccessDisabled}},
+		{"trusted service may prove itself", Rules{PublicNetworkAccess: PublicAccessDisabled}, Client{Addr: outside, TrustedService: true}, Decision{Allowed: false, Reason: ReasonPublicAccessDisabled, TrustedService: true}},
+		{"trusted service, bypass AzureServices", Rules{DefaultAction: ActionDeny, NetworkRuleBypassOptions: BypassAzureServices}, Client{Addr: outside, TrustedService: true}, Decision{Allowed: false, Reason: ReasonNotInIPRules, TrustedService: true}},
+		{"trusted service, bypass None", Rules{DefaultAction: ActionDeny, NetworkRuleBypassOptions: BypassNone}, Client{Addr: outside, TrustedService: true}, Decision{Allowed: false, Reason: ReasonNotInIPRules}},
+		{"trusted service allowed anyway", Rules{}, Client{Addr: outside, TrustedService: true}, Decision{Allowed: true, Reason: ReasonDefaultAllow}},
+		{"invalid address denied", Rules{DefaultAction: ActionDeny, IPRules: rules}, Client{}, Decision{Allowed: false, Reason: ReasonNotInIPRules}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -137,36 +144,44 @@ func TestDecideMatrix(t *testing.T) {
 					if in && !rs.inside.IsValid() {
 						continue
 					}
-					for _, private := range []bool{false, true} {
-						addr, where := rs.outside, "outside"
-						if in {
-							addr, where = rs.inside, "inside"
+					for _, network := range []string{"", "a1", "b1"} {
+						for _, trusted := range []bool{false, true} {
+							for _, bypass := range []string{"", BypassAzureServices, BypassNone} {
+								addr, where := rs.outside, "outside"
+								if in {
+									addr, where = rs.inside, "inside"
+								}
+								// The registry has an approved private endpoint from a1 only.
+								var want Decision
+								switch {
+								case network == "a1":
+									want = Decision{Allowed: true, Reason: ReasonPrivateEndpoint}
+								case pna == PublicAccessDisabled:
+									want = Decision{Allowed: false, Reason: ReasonPublicAccessDisabled}
+								case da != ActionDeny:
+									want = Decision{Allowed: true, Reason: ReasonDefaultAllow}
+								case in:
+									want = Decision{Allowed: true, Reason: ReasonIPRule}
+								default:
+									want = Decision{Allowed: false, Reason: ReasonNotInIPRules}
+								}
+								want.TrustedService = !want.Allowed && trusted && bypass != BypassNone
+								tests = append(tests, tc{
+									name: fmt.Sprintf("pna=%s/da=%s/rules=%s/%s/network=%s/trusted=%t/bypass=%s",
+										orEmpty(pna), orEmpty(da), rs.name, where, orEmpty(network), trusted, orEmpty(bypass)),
+									rules: Rules{PublicNetworkAccess: pna, DefaultAction: da, IPRules: rs.rules,
+										NetworkRuleBypassOptions: bypass, PrivateEndpointNetworks: []string{"A1"}},
+									client: Client{Addr: addr, Network: network, TrustedService: trusted},
+									want:   want,
+								})
+							}
 						}
-						var want Decision
-						switch {
-						case private:
-							want = Decision{true, ReasonPrivateEndpoint}
-						case pna == PublicAccessDisabled:
-							want = Decision{false, ReasonPublicAccessDisabled}
-						case da != ActionDeny:
-							want = Decision{true, ReasonDefaultAllow}
-						case in:
-							want = Decision{true, ReasonIPRule}
-						default:
-							want = Decision{false, ReasonNotInIPRules}
-						}
-						tests = append(tests, tc{
-							name:   fmt.Sprintf("pna=%s/da=%s/rules=%s/%s/private=%t", orEmpty(pna), orEmpty(da), rs.name, where, private),
-							rules:  Rules{PublicNetworkAccess: pna, DefaultAction: da, IPRules: rs.rules},
-							client: Client{Addr: addr, Private: private},
-							want:   want,
-						})
 					}
 				}
 			}
 		}
 	}
-	require.Len(t, tests, 3*3*(1+2*4)*2)
+	require.Len(t, tests, 3*3*(1+2*4)*3*2*3)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, err := NewPolicy(tt.rules)
@@ -397,6 +412,7 @@ func TestReasonString(t *testing.T) {
 		{ReasonPrivateEndpoint, "private endpoint"},
 		{ReasonPublicAccessDisabled, "public network access disabled"},
 		{ReasonNotInIPRules, "default action Deny and no IP rule matches"},
+		{ReasonTrustedService, "trusted service"},
 		{Reason(200), "Reason(200)"},
 	}
 	for _, tt := range tests {
@@ -409,11 +425,12 @@ func TestReasonString(t *testing.T) {
 func TestDecideDoesNotAllocate(t *testing.T) {
 	for _, rs := range ruleSets {
 		t.Run(rs.name, func(t *testing.T) {
-			p, err := NewPolicy(Rules{DefaultAction: ActionDeny, IPRules: rs.rules})
+			p, err := NewPolicy(Rules{DefaultAction: ActionDeny, IPRules: rs.rules, PrivateEndpointNetworks: []string{"a1", "b1", "c1"}})
 			require.NoError(t, err)
-			c := Client{Addr: rs.outside}
-			allocs := testing.AllocsPerRun(100, func() { p.Decide(c) })
-			assert.Zero(t, allocs, "Decide allocates")
+			for _, c := range []Client{{Addr: rs.outside}, {Addr: rs.outside, Network: "c1"}, {Addr: rs.outside, Network: "d1", TrustedService: true}} {
+				allocs := testing.AllocsPerRun(100, func() { p.Decide(c) })
+				assert.Zero(t, allocs, "Decide(%+v) allocates", c)
+			}
 		})
 	}
 }

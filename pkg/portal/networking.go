@@ -127,8 +127,6 @@ func (p *Portal) clientInfo(r *http.Request) clientInfo {
 	c := p.cfg.ClientOf(r)
 	ci := clientInfo{IP: c.Addr.String()}
 	switch {
-	case c.Private:
-		ci.Note = "Your browser reaches acremu through a private network, as through a private endpoint: IP rules do not apply to it."
 	case !c.Addr.IsValid():
 		ci.Note = "acremu cannot tell your client address."
 	default:
@@ -137,6 +135,9 @@ func (p *Portal) clientInfo(r *http.Request) clientInfo {
 		} else {
 			ci.Offer = true
 		}
+	}
+	if c.Network != "" {
+		ci.Note = strings.TrimSpace("Your browser is in the virtual network '" + c.Network + "': a registry with an approved private endpoint from it admits it whatever its rules; any other judges its address " + ci.IP + ". " + ci.Note)
 	}
 	return ci
 }

@@ -217,8 +217,8 @@ func TestNetworkingClientIP(t *testing.T) {
 			"Add your client IP address ('198.51.100.20')", true},
 		{"loopback without NAT", firewall.Client{Peer: loop, Source: loop, Addr: loop},
 			"Your client address 127.0.0.1 cannot be an IP rule", false},
-		{"a private network", firewall.Client{Peer: loop, Source: netip.MustParseAddr("10.1.2.3"), Addr: netip.MustParseAddr("10.1.2.3"), Private: true},
-			"through a private network", false},
+		{"a virtual network", firewall.Client{Peer: loop, Source: netip.MustParseAddr("10.1.2.3"), Addr: netip.MustParseAddr("198.51.100.21"), Network: "lab"},
+			"in the virtual network &#39;lab&#39;", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

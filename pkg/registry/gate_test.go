@@ -90,9 +90,15 @@ func TestFirewallPolicies(t *testing.T) {
 		{name: "public access disabled with default allow", rules: firewall.Rules{PublicNetworkAccess: "Disabled", DefaultAction: "Allow"}, addr: natAddr},
 		{
 			name:     "private endpoint bypasses disabled public access",
-			rules:    firewall.Rules{PublicNetworkAccess: "Disabled", DefaultAction: "Deny"},
-			resolver: firewall.ResolverConfig{NAT: firewall.DefaultNAT, PrivateNetworks: []netip.Prefix{pfx("127.0.0.0/8")}},
+			rules:    firewall.Rules{PublicNetworkAccess: "Disabled", DefaultAction: "Deny", PrivateEndpointNetworks: []string{"lab"}},
+			resolver: firewall.ResolverConfig{NAT: firewall.DefaultNAT, VNets: []firewall.VNet{{Name: "lab", Prefix: pfx("127.0.0.0/8")}}},
 			allowed:  true,
+		},
+		{
+			name:     "a virtual network without a private endpoint is public",
+			rules:    firewall.Rules{PublicNetworkAccess: "Disabled", DefaultAction: "Deny", PrivateEndpointNetworks: []string{"other"}},
+			resolver: firewall.ResolverConfig{NAT: firewall.DefaultNAT, VNets: []firewall.VNet{{Name: "lab", Prefix: pfx("127.0.0.0/8")}}},
+			addr:     natAddr,
 		},
 		{
 			name:     "without NAT the loopback address is judged",
@@ -104,7 +110,7 @@ func TestFirewallPolicies(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, Config{Name: testName, Rules: tt.rules}, func(o *Options) {
-				if tt.resolver.NAT != nil || tt.resolver.PrivateNetworks != nil || tt.addr == "127.0.0.1" {
+				if tt.resolver.NAT != nil || tt.resolver.VNets != nil || tt.addr == "127.0.0.1" {
 					o.Resolver = mustResolver(t, tt.resolver)
 				}
 			})

@@ -67,7 +67,10 @@ type Config struct {
 	// AllowAnyTrustedProxy accepts trusted-proxy ranges that cover
 	// (nearly) everyone, which let any client name its own address.
 	AllowAnyTrustedProxy bool
-	PrivateNetworks      []netip.Prefix
+	VNets                []firewall.VNet // virtual networks sources are in (--vnet)
+	// TrustedServiceNetworks are the sources that stand for trusted Azure
+	// services (--trusted-service-network).
+	TrustedServiceNetworks []netip.Prefix
 	RuleDelay            time.Duration
 	MaxIPRules           int
 

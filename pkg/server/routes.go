@@ -81,13 +81,17 @@ type whoamiResponse struct {
 	IP      string `json:"ip"`      // the address IP rules are matched against
 	Source  string `json:"source"`  // the client's own address (before NAT)
 	Peer    string `json:"peer"`    // the TCP peer (a proxy, when one relays)
-	Private bool   `json:"private"` // counts as a private endpoint
+	// Network is the virtual network the client is in (--vnet); registries
+	// with an approved private endpoint from it admit it privately.
+	Network        string `json:"network,omitempty"`
+	TrustedService bool   `json:"trustedService,omitempty"` // in a --trusted-service-network
 }
 
 func (s *Server) whoami(w http.ResponseWriter, req *http.Request) {
 	c := s.clientOf(req)
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	json.NewEncoder(w).Encode(whoamiResponse{IP: c.Addr.String(), Source: c.Source.String(), Peer: c.Peer.String(), Private: c.Private})
+	json.NewEncoder(w).Encode(whoamiResponse{IP: c.Addr.String(), Source: c.Source.String(), Peer: c.Peer.String(),
+		Network: c.Network, TrustedService: c.TrustedService})
 }
 
 // clientOf is the request's client exactly as the data plane judges it.

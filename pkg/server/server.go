@@ -87,7 +87,8 @@ func New(cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	if s.resolver, err = firewall.NewResolver(firewall.ResolverConfig{
-		NAT: cfg.NAT, TrustedProxies: cfg.TrustedProxies, PrivateNetworks: cfg.PrivateNetworks,
+		NAT: cfg.NAT, TrustedProxies: cfg.TrustedProxies,
+		VNets: cfg.VNets, TrustedServiceNetworks: cfg.TrustedServiceNetworks,
 	}); err != nil {
 		return nil, err
 	}
