@@ -229,6 +229,12 @@ func (a *API) routes() chi.Router {
 		r.Post(registry+"/listcredentials", h(a.listCredentials))
 		r.Post(registry+"/regeneratecredential", h(a.regenerateCredential))
 		r.Get(registry+"/listusages", h(a.listUsages))
+		r.Get(registry+"/replications", h(a.listReplications))
+		const replication = registry + "/replications/{replication}"
+		r.Put(replication, h(a.putReplication))
+		r.Get(replication, h(a.getReplication))
+		r.Patch(replication, h(a.patchReplication))
+		r.Delete(replication, h(a.deleteReplication))
 	})
 
 	r.NotFound(a.handle(a.notFound))

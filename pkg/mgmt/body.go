@@ -34,6 +34,19 @@ const maxBodyBytes = 1 << 20
 // Unknown fields are ignored, as ARM ignores them (newer clients send
 // fields older API versions lack).
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
+	return decode(w, r, v, false)
+}
+
+// decodeStrictBody is decodeBody for bodies whose every property acremu
+// models (registries and their child resources): a property v has no
+// field for is refused with 400 UnsupportedProperty naming it, instead of
+// being accepted and dropped. v's types list the read-only properties
+// clients send back, so that those pass.
+func decodeStrictBody(w http.ResponseWriter, r *http.Request, v any) error {
+	return decode(w, r, v, true)
+}
+
+func decode(w http.ResponseWriter, r *http.Request, v any, strict bool) error {
 	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
 		return err
 	}
@@ -52,6 +65,17 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
 	}
 	if err := json.Unmarshal(data, v); err != nil {
 		return invalidContent("%s", describeJSONError(err))
+	}
+	if strict {
+		d := json.NewDecoder(bytes.NewReader(data))
+		d.DisallowUnknownFields()
+		if err := d.Decode(v); err != nil {
+			if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+				return badRequest("UnsupportedProperty",
+					"The property %s is not supported by acremu: it would not be stored or honoured, so the request is refused. Remove it from the request.", strings.ReplaceAll(name, `"`, "'"))
+			}
+			return invalidContent("%s", describeJSONError(err))
+		}
 	}
 	return nil
 }

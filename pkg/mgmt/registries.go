@@ -55,7 +55,7 @@ func (a *API) putRegistry(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var in registryInput
-	if err := decodeBody(w, r, &in); err != nil {
+	if err := decodeStrictBody(w, r, &in); err != nil {
 		return err
 	}
 	if in.Location == nil || normalizeLocation(*in.Location) == "" {
@@ -96,7 +96,12 @@ func (a *API) putRegistry(w http.ResponseWriter, r *http.Request) error {
 		default:
 			return reg, false, err
 		}
-		if err := in.applyTo(&reg, true, a.cfg.MaxIPRules); err != nil {
+		// Child resources stay, as in ARM, and so does what ACR fixes at
+		// creation (encryption) or assigns (identity ids, compared below).
+		if !created {
+			reg.Replications, reg.Encryption, reg.Identity = old.Replications, old.Encryption, old.Identity
+		}
+		if err := in.applyTo(a, &reg, true, created, now); err != nil {
 			return reg, false, err
 		}
 		if err := checkSKUFeatures(reg); err != nil {
@@ -167,7 +172,7 @@ func (a *API) getRegistry(w http.ResponseWriter, r *http.Request) error {
 // and are ignored. Answers 200 with the registry, as recorded from ACR.
 func (a *API) patchRegistry(w http.ResponseWriter, r *http.Request) error {
 	var in registryInput
-	if err := decodeBody(w, r, &in); err != nil {
+	if err := decodeStrictBody(w, r, &in); err != nil {
 		return err
 	}
 	appID := claimsFrom(r.Context()).AppID
@@ -176,7 +181,7 @@ func (a *API) patchRegistry(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return reg, false, err
 		}
-		if err := in.applyTo(&reg, false, a.cfg.MaxIPRules); err != nil {
+		if err := in.applyTo(a, &reg, false, false, a.now().UTC()); err != nil {
 			return reg, false, err
 		}
 		if err := checkSKUFeatures(reg); err != nil {

@@ -46,6 +46,26 @@ var goldenLegacy = strings.NewReplacer(
 	``,
 ).Replace(goldenRegistry)
 
+// golden2019 is the registry as stable api-version 2019-05-01 shows it:
+// only the properties that version had (no systemData, no
+// publicNetworkAccess, no export policy).
+var golden2019 = `{"sku":{"name":"Premium","tier":"Premium"},"type":"Microsoft.ContainerRegistry/registries",` +
+	`"id":"/subscriptions/` + testSub + `/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/myRegistry",` +
+	`"name":"myRegistry","location":"eastus","tags":{},` +
+	`"properties":{"loginServer":"localhost:5000","creationDate":"` + tsZ + `","provisioningState":"Succeeded",` +
+	`"adminUserEnabled":false,"networkRuleSet":{"defaultAction":"Allow","virtualNetworkRules":[],"ipRules":[]},` +
+	`"policies":{"quarantinePolicy":{"status":"disabled"},"trustPolicy":{"type":"Notary","status":"disabled"},` +
+	`"retentionPolicy":{"days":7,"lastUpdatedTime":"` + tsOffset + `","status":"disabled"}}}}`
+
+// golden2025 is the registry as the newest stable api-version, 2025-11-01,
+// shows it: no preview-only softDeletePolicy, and roleAssignmentMode and
+// networkRuleBypassAllowedForTasks, which Terraform compares with its
+// configuration on every plan.
+var golden2025 = strings.NewReplacer(
+	`,"softDeletePolicy":{"retentionDays":7,"lastUpdatedTime":"`+tsOffset+`","status":"disabled"}`, ``,
+	`"anonymousPullEnabled":false}`, `"anonymousPullEnabled":false,"roleAssignmentMode":"LegacyRegistryPermissions","networkRuleBypassAllowedForTasks":false}`,
+).Replace(goldenRegistry)
+
 func TestRegistryCRUD(t *testing.T) {
 	e := newEnv(t)
 	e.hooks.nextPort = 5000
@@ -77,8 +97,8 @@ func TestRegistryCRUD(t *testing.T) {
 			}},
 		{name: "get", method: "GET", path: withAPI(reg, apiReg), wantCode: 200, wantBody: goldenRegistry},
 		{name: "get, network-rule api-version", method: "GET", path: withAPI(reg, apiNR), wantCode: 200, wantBody: goldenLegacy},
-		{name: "get, stable 2019-05-01 has virtualNetworkRules", method: "GET", path: withAPI(reg, "2019-05-01"), wantCode: 200, wantBody: goldenLegacy},
-		{name: "get, newest stable", method: "GET", path: withAPI(reg, "2025-11-01"), wantCode: 200, wantBody: goldenRegistry},
+		{name: "get, stable 2019-05-01: virtualNetworkRules, nothing newer", method: "GET", path: withAPI(reg, "2019-05-01"), wantCode: 200, wantBody: golden2019},
+		{name: "get, newest stable", method: "GET", path: withAPI(reg, "2025-11-01"), wantCode: 200, wantBody: golden2025},
 		{name: "get, any casing", method: "GET", wantCode: 200, wantBody: goldenRegistry,
 			path: withAPI("/SUBSCRIPTIONS/"+testSub+"/RESOURCEGROUPS/RG/PROVIDERS/microsoft.containerregistry/Registries/MYREGISTRY", apiReg)},
 		{name: "get in another group", method: "GET", path: withAPI(regPath("other", "myRegistry"), apiReg), wantCode: 404, wantErr: "ResourceNotFound",

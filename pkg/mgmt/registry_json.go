@@ -1,6 +1,7 @@
 package mgmt
 
 import (
+	"strings"
 	"time"
 
 	"github.com/acremu/acremu/pkg/store"
@@ -22,7 +23,8 @@ type registryJSON struct {
 	Name       string            `json:"name"`
 	Location   string            `json:"location"`
 	Tags       map[string]string `json:"tags"`
-	SystemData systemDataJSON    `json:"systemData"`
+	Identity   *identityJSON     `json:"identity,omitempty"`
+	SystemData *systemDataJSON   `json:"systemData,omitempty"`
 	Properties propertiesJSON    `json:"properties"`
 }
 
@@ -40,21 +42,40 @@ type systemDataJSON struct {
 	LastModifiedAt     string `json:"lastModifiedAt"`
 }
 
+type identityJSON struct {
+	PrincipalID            string                      `json:"principalId,omitempty"`
+	TenantID               string                      `json:"tenantId,omitempty"`
+	Type                   string                      `json:"type"`
+	UserAssignedIdentities map[string]userIdentityJSON `json:"userAssignedIdentities,omitempty"`
+}
+
+type userIdentityJSON struct {
+	PrincipalID string `json:"principalId"`
+	ClientID    string `json:"clientId"`
+}
+
+// propertiesJSON has a pointer (or omitempty) for every property some
+// api-version lacks: renderRegistry leaves out what the request's version
+// does not have.
 type propertiesJSON struct {
-	LoginServer                string             `json:"loginServer"`
-	CreationDate               string             `json:"creationDate"`
-	ProvisioningState          string             `json:"provisioningState"`
-	AdminUserEnabled           bool               `json:"adminUserEnabled"`
-	NetworkRuleSet             networkRuleSetJSON `json:"networkRuleSet"`
-	Policies                   policiesJSON       `json:"policies"`
-	Encryption                 statusJSON         `json:"encryption"`
-	DataEndpointEnabled        bool               `json:"dataEndpointEnabled"`
-	DataEndpointHostNames      []string           `json:"dataEndpointHostNames"`
-	PrivateEndpointConnections []struct{}         `json:"privateEndpointConnections"`
-	PublicNetworkAccess        string             `json:"publicNetworkAccess"`
-	NetworkRuleBypassOptions   string             `json:"networkRuleBypassOptions"`
-	ZoneRedundancy             string             `json:"zoneRedundancy"`
-	AnonymousPullEnabled       bool               `json:"anonymousPullEnabled"`
+	LoginServer                      string              `json:"loginServer"`
+	CreationDate                     string              `json:"creationDate"`
+	ProvisioningState                string              `json:"provisioningState"`
+	AdminUserEnabled                 bool                `json:"adminUserEnabled"`
+	NetworkRuleSet                   *networkRuleSetJSON `json:"networkRuleSet,omitempty"`
+	Policies                         *policiesJSON       `json:"policies,omitempty"`
+	Encryption                       *encryptionJSON     `json:"encryption,omitempty"`
+	DataEndpointEnabled              *bool               `json:"dataEndpointEnabled,omitempty"`
+	DataEndpointHostNames            *[]string           `json:"dataEndpointHostNames,omitempty"`
+	PrivateEndpointConnections       *[]struct{}         `json:"privateEndpointConnections,omitempty"`
+	PublicNetworkAccess              string              `json:"publicNetworkAccess,omitempty"`
+	NetworkRuleBypassOptions         string              `json:"networkRuleBypassOptions,omitempty"`
+	ZoneRedundancy                   string              `json:"zoneRedundancy,omitempty"`
+	AnonymousPullEnabled             *bool               `json:"anonymousPullEnabled,omitempty"`
+	MetadataSearch                   string              `json:"metadataSearch,omitempty"`
+	RoleAssignmentMode               string              `json:"roleAssignmentMode,omitempty"`
+	NetworkRuleBypassAllowedForTasks *bool               `json:"networkRuleBypassAllowedForTasks,omitempty"`
+	EndpointProtocol                 string              `json:"endpointProtocol,omitempty"`
 }
 
 type networkRuleSetJSON struct {
@@ -74,11 +95,23 @@ type statusJSON struct {
 	Status string `json:"status"`
 }
 
+type encryptionJSON struct {
+	Status             string        `json:"status"`
+	KeyVaultProperties *keyVaultJSON `json:"keyVaultProperties,omitempty"`
+}
+
+type keyVaultJSON struct {
+	KeyIdentifier          string `json:"keyIdentifier"`
+	VersionedKeyIdentifier string `json:"versionedKeyIdentifier"`
+	Identity               string `json:"identity"`
+	KeyRotationEnabled     bool   `json:"keyRotationEnabled"`
+}
+
 type policiesJSON struct {
 	QuarantinePolicy                 statusJSON        `json:"quarantinePolicy"`
 	TrustPolicy                      trustPolicyJSON   `json:"trustPolicy"`
 	RetentionPolicy                  retentionJSON     `json:"retentionPolicy"`
-	ExportPolicy                     statusJSON        `json:"exportPolicy"`
+	ExportPolicy                     *statusJSON       `json:"exportPolicy,omitempty"`
 	AzureADAuthenticationAsArmPolicy *statusJSON       `json:"azureADAuthenticationAsArmPolicy,omitempty"`
 	SoftDeletePolicy                 *softDeletePolicy `json:"softDeletePolicy,omitempty"`
 }
@@ -100,11 +133,46 @@ type softDeletePolicy struct {
 	Status          string `json:"status"`
 }
 
+// feature is when a registry property appeared: the first stable and the
+// first preview api-version that have it ("" = none of that kind).
+// Previews and stable versions are separate lines in ACR's specs: a
+// property can be in every preview since 2020 and only in stable versions
+// since 2025.
+type feature struct{ stable, preview string }
+
+// Property history of Microsoft.ContainerRegistry/registries, from the
+// published specs (azure-rest-api-specs) and go-azure-sdk's models.
+var (
+	featNetworkRuleSet     = feature{"2017-10-01", "2017-10-01"}
+	featPolicies           = feature{"2019-05-01", "2017-10-01"} // quarantine, trust, retention
+	featSystemData         = feature{"2021-09-01", "2020-11-01"}
+	featPrivateNetworking  = feature{"2021-09-01", "2019-12-01"} // encryption, identity, data endpoints, private endpoints, publicNetworkAccess
+	featExportPolicy       = feature{"2021-09-01", "2019-12-01"}
+	featBypassZones        = feature{"2021-09-01", "2020-11-01"} // networkRuleBypassOptions, zoneRedundancy
+	featAnonymousPull      = feature{"2025-04-01", "2020-11-01"}
+	featAADAuthAsArm       = feature{"2025-04-01", "2021-09-01"}
+	featSoftDelete         = feature{"", "2021-09-01"}
+	featMetadataSearch     = feature{"", "2023-11-01"}
+	featRoleAssignmentMode = feature{"2025-11-01", "2025-03-01"}
+	featBypassForTasks     = feature{"2025-11-01", "2025-06-01"}
+	featEndpointProtocol   = feature{"", "2026-01-01"}
+)
+
+// in reports whether apiVersion has f.
+func (f feature) in(apiVersion string) bool {
+	if len(apiVersion) < 10 {
+		return true
+	}
+	since := f.stable
+	if strings.HasSuffix(apiVersion, "-preview") {
+		since = f.preview
+	}
+	return since != "" && apiVersion[:10] >= since
+}
+
 // legacySchema reports whether apiVersion predates 2021-09-01, the version
-// that dropped networkRuleSet.virtualNetworkRules. Those versions (az's
-// network-rule commands pin 2021-08-01-preview) show virtualNetworkRules
-// and lack the azureADAuthenticationAsArmPolicy and softDeletePolicy
-// policies; later versions the other way round, as recorded from ACR.
+// that dropped networkRuleSet.virtualNetworkRules (az's network-rule
+// commands pin 2021-08-01-preview, which shows them).
 func legacySchema(apiVersion string) bool {
 	return len(apiVersion) >= 10 && apiVersion[:10] < "2021-09-01"
 }
@@ -114,66 +182,140 @@ func registryID(reg store.Registry) string {
 		"/providers/" + registryProvider + "/registries/" + reg.Name
 }
 
-// renderRegistry builds the registry's ARM representation for apiVersion.
+// orDefault returns v, or def when v is the zero value.
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// renderRegistry builds the registry's ARM representation for apiVersion,
+// with only the properties that api-version has.
 func renderRegistry(reg store.Registry, apiVersion, loginServer string) registryJSON {
+	v := apiVersion
 	tags := reg.Tags
 	if tags == nil {
 		tags = map[string]string{}
-	}
-	rules := make([]ipRuleJSON, len(reg.NetworkRuleSet.IPRules))
-	for i, r := range reg.NetworkRuleSet.IPRules {
-		rules[i] = ipRuleJSON{r.Action, r.Value}
-	}
-	nrs := networkRuleSetJSON{DefaultAction: reg.NetworkRuleSet.DefaultAction, IPRules: rules}
-	policyTime := formatOffset(reg.CreatedAt)
-	policies := policiesJSON{
-		QuarantinePolicy: statusJSON{"disabled"},
-		TrustPolicy:      trustPolicyJSON{"Notary", "disabled"},
-		RetentionPolicy:  retentionJSON{7, policyTime, "disabled"},
-		ExportPolicy:     statusJSON{"enabled"},
-	}
-	if legacySchema(apiVersion) {
-		nrs.VirtualNetworkRules = &[]struct{}{}
-	} else {
-		policies.AzureADAuthenticationAsArmPolicy = &statusJSON{"enabled"}
-		policies.SoftDeletePolicy = &softDeletePolicy{7, policyTime, "disabled"}
 	}
 	lastModified := reg.LastModifiedAt
 	if lastModified.IsZero() {
 		lastModified = reg.CreatedAt
 	}
-	return registryJSON{
+	out := registryJSON{
 		SKU:      skuJSON{reg.SKU, reg.SKU},
 		Type:     registryType,
 		ID:       registryID(reg),
 		Name:     reg.Name,
 		Location: reg.Location,
 		Tags:     tags,
-		SystemData: systemDataJSON{
+		Properties: propertiesJSON{
+			LoginServer:       loginServer,
+			CreationDate:      formatZ(reg.CreatedAt),
+			ProvisioningState: "Succeeded",
+			AdminUserEnabled:  reg.AdminUserEnabled,
+		},
+	}
+	if featSystemData.in(v) {
+		out.SystemData = &systemDataJSON{
 			CreatedBy:          reg.CreatedBy,
 			CreatedByType:      "Application",
 			CreatedAt:          formatOffset(reg.CreatedAt),
 			LastModifiedBy:     reg.LastModifiedBy,
 			LastModifiedByType: "Application",
 			LastModifiedAt:     formatOffset(lastModified),
-		},
-		Properties: propertiesJSON{
-			LoginServer:                loginServer,
-			CreationDate:               formatZ(reg.CreatedAt),
-			ProvisioningState:          "Succeeded",
-			AdminUserEnabled:           reg.AdminUserEnabled,
-			NetworkRuleSet:             nrs,
-			Policies:                   policies,
-			Encryption:                 statusJSON{"disabled"},
-			DataEndpointEnabled:        reg.DataEndpointEnabled,
-			DataEndpointHostNames:      []string{},
-			PrivateEndpointConnections: []struct{}{},
-			PublicNetworkAccess:        reg.PublicNetworkAccess,
-			NetworkRuleBypassOptions:   reg.NetworkRuleBypassOptions,
-			ZoneRedundancy:             reg.ZoneRedundancy,
-			AnonymousPullEnabled:       reg.AnonymousPullEnabled,
-		},
+		}
 	}
+	p := &out.Properties
+	if featNetworkRuleSet.in(v) {
+		rules := make([]ipRuleJSON, len(reg.NetworkRuleSet.IPRules))
+		for i, r := range reg.NetworkRuleSet.IPRules {
+			rules[i] = ipRuleJSON{r.Action, r.Value}
+		}
+		p.NetworkRuleSet = &networkRuleSetJSON{DefaultAction: reg.NetworkRuleSet.DefaultAction, IPRules: rules}
+		if legacySchema(v) {
+			p.NetworkRuleSet.VirtualNetworkRules = &[]struct{}{}
+		}
+	}
+	if featPolicies.in(v) {
+		p.Policies = renderPolicies(reg, v)
+	}
+	if featPrivateNetworking.in(v) {
+		out.Identity = renderIdentity(reg.Identity)
+		p.Encryption = &encryptionJSON{Status: "disabled"}
+		if e := reg.Encryption; e != nil {
+			p.Encryption = &encryptionJSON{Status: e.Status, KeyVaultProperties: &keyVaultJSON{
+				KeyIdentifier: e.KeyIdentifier, VersionedKeyIdentifier: e.KeyIdentifier, Identity: e.Identity,
+			}}
+		}
+		p.DataEndpointEnabled = &reg.DataEndpointEnabled
+		p.DataEndpointHostNames = &[]string{}
+		p.PrivateEndpointConnections = &[]struct{}{}
+		p.PublicNetworkAccess = reg.PublicNetworkAccess
+	}
+	if featBypassZones.in(v) {
+		p.NetworkRuleBypassOptions = reg.NetworkRuleBypassOptions
+		p.ZoneRedundancy = reg.ZoneRedundancy
+	}
+	if featAnonymousPull.in(v) {
+		p.AnonymousPullEnabled = &reg.AnonymousPullEnabled
+	}
+	if featMetadataSearch.in(v) {
+		p.MetadataSearch = orDefault(reg.MetadataSearch, "Disabled")
+	}
+	if featRoleAssignmentMode.in(v) {
+		p.RoleAssignmentMode = orDefault(reg.RoleAssignmentMode, roleModeLegacy)
+	}
+	if featBypassForTasks.in(v) {
+		p.NetworkRuleBypassAllowedForTasks = &reg.NetworkRuleBypassAllowedForTasks
+	}
+	if featEndpointProtocol.in(v) {
+		p.EndpointProtocol = orDefault(reg.EndpointProtocol, "IPv4")
+	}
+	return out
+}
+
+func renderPolicies(reg store.Registry, v string) *policiesJSON {
+	pol := reg.Policies
+	created := formatOffset(reg.CreatedAt)
+	updated := func(t time.Time) string {
+		if t.IsZero() {
+			return created
+		}
+		return formatOffset(t)
+	}
+	out := &policiesJSON{
+		QuarantinePolicy: statusJSON{orDefault(pol.Quarantine, "disabled")},
+		TrustPolicy:      trustPolicyJSON{"Notary", orDefault(pol.Trust, "disabled")},
+		RetentionPolicy: retentionJSON{orDefault(pol.RetentionDays, defaultRetentionDays),
+			updated(pol.RetentionUpdatedAt), orDefault(pol.Retention, "disabled")},
+	}
+	if featExportPolicy.in(v) {
+		out.ExportPolicy = &statusJSON{orDefault(pol.Export, "enabled")}
+	}
+	if featAADAuthAsArm.in(v) {
+		out.AzureADAuthenticationAsArmPolicy = &statusJSON{orDefault(pol.AzureADAuthenticationAsArm, "enabled")}
+	}
+	if featSoftDelete.in(v) {
+		out.SoftDeletePolicy = &softDeletePolicy{orDefault(pol.SoftDeleteDays, defaultSoftDeleteDays),
+			updated(pol.SoftDeleteUpdatedAt), orDefault(pol.SoftDelete, "disabled")}
+	}
+	return out
+}
+
+func renderIdentity(id *store.Identity) *identityJSON {
+	if id == nil {
+		return nil
+	}
+	out := &identityJSON{PrincipalID: id.PrincipalID, TenantID: id.TenantID, Type: id.Type}
+	if len(id.UserAssigned) > 0 {
+		out.UserAssignedIdentities = map[string]userIdentityJSON{}
+		for k, u := range id.UserAssigned {
+			out.UserAssignedIdentities[k] = userIdentityJSON(u)
+		}
+	}
+	return out
 }
 
 // stamp records who changed reg and when.

@@ -20,9 +20,10 @@ var skuLimits = map[string]struct{ size, webhooks, replications, endpoints, scop
 	skuPremium:  {500 << 30, 500, -1, 200, 50000, 50000},
 }
 
-// listUsages reports the registry's quotas in ACR's order. Only IP rules
-// (and Size, when the hooks implement UsageReporter) have real current
-// values; acremu has no webhooks, replications or tokens.
+// listUsages reports the registry's quotas in ACR's order. IP rules,
+// geo-replications and Size (when the hooks implement UsageReporter: the
+// bytes the registry's storage holds) have real current values; acremu has
+// no webhooks, VNet rules, private endpoints, scope maps or tokens.
 func (a *API) listUsages(w http.ResponseWriter, r *http.Request) error {
 	reg, err := a.registryFromPath(r)
 	if err != nil {
@@ -40,7 +41,7 @@ func (a *API) listUsages(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, list[usageJSON]{Value: []usageJSON{
 		{"Size", lim.size, used, "Bytes"},
 		{"Webhooks", lim.webhooks, 0, "Count"},
-		{"Geo-replications", lim.replications, 0, "Count"},
+		{"Geo-replications", lim.replications, int64(len(reg.Replications)), "Count"},
 		{"IPRules", ipLimit, int64(len(reg.NetworkRuleSet.IPRules)), "Count"},
 		{"VNetRules", vnetLimit, 0, "Count"},
 		{"PrivateEndpointConnections", lim.endpoints, 0, "Count"},

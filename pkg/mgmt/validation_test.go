@@ -173,8 +173,8 @@ func TestValidationAccepts(t *testing.T) {
 		{name: "zone redundancy on Premium", sku: "Premium", props: map[string]any{"zoneRedundancy": "enabled"}, check: func(t *testing.T, m map[string]any) {
 			assert.Equal(t, "Enabled", m["properties"].(map[string]any)["zoneRedundancy"])
 		}},
-		{name: "extra fields ignored", sku: "Basic", props: map[string]any{"policies": map[string]any{"exportPolicy": map[string]any{"status": "disabled"}},
-			"encryption": map[string]any{"status": "disabled"}, "somethingNew": 1}},
+		{name: "default settings and read-only fields", sku: "Basic", props: map[string]any{"policies": map[string]any{"exportPolicy": map[string]any{"status": "enabled"}},
+			"encryption": map[string]any{"status": "disabled"}, "loginServer": "x", "provisioningState": "Succeeded", "dataEndpointHostNames": []string{}}},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

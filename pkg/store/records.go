@@ -53,6 +53,18 @@ type Registry struct {
 	ZoneRedundancy           string         `json:"zoneRedundancy"`
 	DataEndpointEnabled      bool           `json:"dataEndpointEnabled"`
 
+	// Settings ARM stores and shows but acremu does not enforce (see
+	// docs/arm-properties.md). Zero values are ACR's defaults, so records
+	// written before these fields existed read as a default registry.
+	Policies                         Policies      `json:"policies,omitzero"`
+	Identity                         *Identity     `json:"identity,omitempty"`
+	Encryption                       *Encryption   `json:"encryption,omitempty"`
+	RoleAssignmentMode               string        `json:"roleAssignmentMode,omitempty"` // "" = LegacyRegistryPermissions
+	NetworkRuleBypassAllowedForTasks bool          `json:"networkRuleBypassAllowedForTasks,omitempty"`
+	MetadataSearch                   string        `json:"metadataSearch,omitempty"`   // "" = Disabled
+	EndpointProtocol                 string        `json:"endpointProtocol,omitempty"` // "" = IPv4
+	Replications                     []Replication `json:"replications,omitempty"`     // besides the home region's
+
 	// Port is the data-plane port assigned from --registry-ports; 0 when the
 	// registry is served on the front end (default registry, --domain mode).
 	Port int `json:"port,omitempty"`
@@ -61,6 +73,57 @@ type Registry struct {
 	CreatedBy      string    `json:"createdBy"`
 	LastModifiedAt time.Time `json:"lastModifiedAt"`
 	LastModifiedBy string    `json:"lastModifiedBy"`
+}
+
+// Policies are a registry's policies. Each status is "enabled",
+// "disabled" or "" for ACR's default; days 0 means ACR's default (7).
+type Policies struct {
+	Quarantine                 string    `json:"quarantine,omitempty"`                 // "" = disabled
+	Trust                      string    `json:"trust,omitempty"`                      // "" = disabled
+	Retention                  string    `json:"retention,omitempty"`                  // "" = disabled
+	RetentionDays              int       `json:"retentionDays,omitempty"`              // 0 = 7
+	RetentionUpdatedAt         time.Time `json:"retentionUpdatedAt,omitzero"`          // zero = creation
+	Export                     string    `json:"export,omitempty"`                     // "" = enabled
+	AzureADAuthenticationAsArm string    `json:"azureADAuthenticationAsArm,omitempty"` // "" = enabled
+	SoftDelete                 string    `json:"softDelete,omitempty"`                 // "" = disabled
+	SoftDeleteDays             int       `json:"softDeleteDays,omitempty"`             // 0 = 7
+	SoftDeleteUpdatedAt        time.Time `json:"softDeleteUpdatedAt,omitzero"`         // zero = creation
+}
+
+// Identity is a registry's managed identity as ARM shows it: type
+// SystemAssigned, UserAssigned or both, with the ids acremu made up.
+type Identity struct {
+	Type         string                  `json:"type"`
+	PrincipalID  string                  `json:"principalId,omitempty"` // system-assigned
+	TenantID     string                  `json:"tenantId,omitempty"`
+	UserAssigned map[string]UserIdentity `json:"userAssigned,omitempty"` // by resource id, spelling as sent
+}
+
+// UserIdentity is one user-assigned identity of a registry.
+type UserIdentity struct {
+	PrincipalID string `json:"principalId"`
+	ClientID    string `json:"clientId"`
+}
+
+// Encryption is a registry's customer-managed-key setting.
+type Encryption struct {
+	Status        string `json:"status"` // enabled, disabled
+	KeyIdentifier string `json:"keyIdentifier,omitempty"`
+	Identity      string `json:"identity,omitempty"` // client id of the identity that reads the key
+}
+
+// Replication is one geo-replication of a Premium registry, in a region
+// other than the registry's own (which ARM lists as a replication too).
+type Replication struct {
+	Name                  string            `json:"name"` // spelling as created
+	Location              string            `json:"location"`
+	Tags                  map[string]string `json:"tags,omitempty"`
+	RegionEndpointEnabled bool              `json:"regionEndpointEnabled"`
+	ZoneRedundancy        string            `json:"zoneRedundancy"` // Enabled, Disabled
+	CreatedAt             time.Time         `json:"createdAt"`
+	CreatedBy             string            `json:"createdBy"`
+	LastModifiedAt        time.Time         `json:"lastModifiedAt"`
+	LastModifiedBy        string            `json:"lastModifiedBy"`
 }
 
 // NewRegistryID returns a fresh registry ID: 128 random bits in hex.

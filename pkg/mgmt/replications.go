@@ -1,0 +1,340 @@
+package mgmt
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/acremu/acremu/pkg/store"
+)
+
+const replicationType = "Microsoft.ContainerRegistry/registries/replications"
+
+// replicationJSON is a replication as ACR renders it.
+type replicationJSON struct {
+	ID         string              `json:"id"`
+	Name       string              `json:"name"`
+	Type       string              `json:"type"`
+	Location   string              `json:"location"`
+	Tags       map[string]string   `json:"tags"`
+	SystemData *systemDataJSON     `json:"systemData,omitempty"`
+	Properties replicationPropJSON `json:"properties"`
+}
+
+type replicationPropJSON struct {
+	ProvisioningState     string                `json:"provisioningState"`
+	Status                replicationStatusJSON `json:"status"`
+	RegionEndpointEnabled *bool                 `json:"regionEndpointEnabled,omitempty"`
+	ZoneRedundancy        string                `json:"zoneRedundancy,omitempty"`
+}
+
+type replicationStatusJSON struct {
+	DisplayStatus string `json:"displayStatus"`
+	Timestamp     string `json:"timestamp"`
+}
+
+// replicationInput is the body of a replication PUT (Replication) or
+// PATCH (ReplicationUpdateParameters: tags and regionEndpointEnabled).
+type replicationInput struct {
+	Location   *string                `json:"location"`
+	Tags       *map[string]string     `json:"tags"`
+	Properties *replicationPropsInput `json:"properties"`
+	readOnlyResource
+}
+
+type replicationPropsInput struct {
+	RegionEndpointEnabled *bool           `json:"regionEndpointEnabled"`
+	ZoneRedundancy        *string         `json:"zoneRedundancy"`
+	ProvisioningState     json.RawMessage `json:"provisioningState"` // read-only
+	Status                json.RawMessage `json:"status"`            // read-only
+}
+
+// Replication properties by api-version (see feature).
+var (
+	featRegionEndpoint     = feature{"2021-09-01", "2021-06-01"}
+	featReplicationZoneRed = feature{"2021-09-01", "2020-11-01"}
+)
+
+// homeReplication is the replication ARM lists in the registry's own
+// region: named after the region, created with the registry, not
+// deletable.
+func homeReplication(reg store.Registry) store.Replication {
+	return store.Replication{
+		Name: reg.Location, Location: reg.Location, RegionEndpointEnabled: true,
+		ZoneRedundancy: reg.ZoneRedundancy, Tags: reg.Tags,
+		CreatedAt: reg.CreatedAt, CreatedBy: reg.CreatedBy,
+		LastModifiedAt: reg.CreatedAt, LastModifiedBy: reg.CreatedBy,
+	}
+}
+
+// allReplications lists reg's replications, the home region's first.
+func allReplications(reg store.Registry) []store.Replication {
+	return append([]store.Replication{homeReplication(reg)}, reg.Replications...)
+}
+
+func renderReplication(reg store.Registry, rep store.Replication, apiVersion string) replicationJSON {
+	tags := rep.Tags
+	if tags == nil {
+		tags = map[string]string{}
+	}
+	out := replicationJSON{
+		ID:       registryID(reg) + "/replications/" + rep.Name,
+		Name:     rep.Name,
+		Type:     replicationType,
+		Location: rep.Location,
+		Tags:     tags,
+		Properties: replicationPropJSON{
+			ProvisioningState: "Succeeded",
+			Status:            replicationStatusJSON{"Ready", formatOffset(rep.LastModifiedAt)},
+		},
+	}
+	if featSystemData.in(apiVersion) {
+		out.SystemData = &systemDataJSON{
+			CreatedBy: rep.CreatedBy, CreatedByType: "Application", CreatedAt: formatOffset(rep.CreatedAt),
+			LastModifiedBy: rep.LastModifiedBy, LastModifiedByType: "Application", LastModifiedAt: formatOffset(rep.LastModifiedAt),
+		}
+	}
+	if featRegionEndpoint.in(apiVersion) {
+		out.Properties.RegionEndpointEnabled = &rep.RegionEndpointEnabled
+	}
+	if featReplicationZoneRed.in(apiVersion) {
+		out.Properties.ZoneRedundancy = orDefault(rep.ZoneRedundancy, "Disabled")
+	}
+	return out
+}
+
+// findReplication returns the index of the replication named name in
+// reg.Replications (-1: none), and whether name is the home replication.
+func findReplication(reg store.Registry, name string) (i int, home bool) {
+	if strings.EqualFold(name, reg.Location) {
+		return -1, true
+	}
+	for i, r := range reg.Replications {
+		if strings.EqualFold(r.Name, name) {
+			return i, false
+		}
+	}
+	return -1, false
+}
+
+func replicationNotFound(name string) error {
+	return newError(http.StatusNotFound, "ResourceNotFound",
+		"The Resource '%s/%s' under resource group was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+		replicationType, name)
+}
+
+// listReplications lists the registry's replications, the home region's
+// included, for every SKU (the Terraform provider lists them on every
+// refresh).
+func (a *API) listReplications(w http.ResponseWriter, r *http.Request) error {
+	reg, err := a.registryFromPath(r)
+	if err != nil {
+		return err
+	}
+	reps := allReplications(reg)
+	out := list[replicationJSON]{Value: make([]replicationJSON, len(reps))}
+	for i, rep := range reps {
+		out.Value[i] = renderReplication(reg, rep, state(r).apiVersion)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) getReplication(w http.ResponseWriter, r *http.Request) error {
+	reg, err := a.registryFromPath(r)
+	if err != nil {
+		return err
+	}
+	name := pathParam(r, "replication")
+	i, home := findReplication(reg, name)
+	switch {
+	case home:
+		writeJSON(w, http.StatusOK, renderReplication(reg, homeReplication(reg), state(r).apiVersion))
+	case i < 0:
+		return replicationNotFound(name)
+	default:
+		writeJSON(w, http.StatusOK, renderReplication(reg, reg.Replications[i], state(r).apiVersion))
+	}
+	return nil
+}
+
+// putReplication creates (201) or replaces (200) a replication of a
+// Premium registry. One replication per region; the home region's is the
+// registry's own and cannot be written.
+func (a *API) putReplication(w http.ResponseWriter, r *http.Request) error {
+	return a.writeReplication(w, r, true)
+}
+
+// patchReplication updates tags and regionEndpointEnabled.
+func (a *API) patchReplication(w http.ResponseWriter, r *http.Request) error {
+	return a.writeReplication(w, r, false)
+}
+
+func (a *API) writeReplication(w http.ResponseWriter, r *http.Request, put bool) error {
+	name := pathParam(r, "replication")
+	if err := validateReplicationName(name); err != nil {
+		return err
+	}
+	var in replicationInput
+	if err := decodeStrictBody(w, r, &in); err != nil {
+		return err
+	}
+	appID := claimsFrom(r.Context()).AppID
+	now := a.now().UTC()
+	created := false
+	var rep store.Replication
+	reg, _, err := a.commitRegistry(func(tx *store.Tx) (store.Registry, bool, error) {
+		reg, err := a.registryInTx(tx, r)
+		if err != nil {
+			return reg, false, err
+		}
+		i, home := findReplication(reg, name)
+		switch {
+		case home:
+			return reg, false, badRequest("HomeReplicationNotModifiable",
+				"The replication '%s' is the home region of registry '%s'; it is created and deleted with the registry and cannot be changed.", name, reg.Name)
+		case i < 0 && !put:
+			return reg, false, replicationNotFound(name)
+		case reg.SKU != skuPremium:
+			return reg, false, badRequest("GeoReplicationNotSupported",
+				"Geo-replication is not supported for the SKU %s. It requires the Premium SKU.", reg.SKU)
+		}
+		if i >= 0 {
+			rep = reg.Replications[i]
+		} else {
+			rep = store.Replication{Name: name, RegionEndpointEnabled: true, ZoneRedundancy: "Disabled", CreatedAt: now, CreatedBy: appID}
+			created = true
+		}
+		if err := in.applyTo(&rep, reg, put, created); err != nil {
+			return reg, false, err
+		}
+		for j, other := range reg.Replications {
+			if j != i && other.Location == rep.Location {
+				return reg, false, newError(http.StatusConflict, "ReplicationAlreadyExists",
+					"Registry '%s' already has the replication '%s' in location '%s'.", reg.Name, other.Name, rep.Location)
+			}
+		}
+		rep.LastModifiedAt, rep.LastModifiedBy = now, appID
+		reg.Replications = append([]store.Replication(nil), reg.Replications...)
+		if i >= 0 {
+			reg.Replications[i] = rep
+		} else {
+			reg.Replications = append(reg.Replications, rep)
+		}
+		stamp(&reg, appID, now)
+		return reg, true, nil
+	})
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+		a.log.Info("replication created", "registry", reg.Name, "replication", rep.Name, "location", rep.Location)
+	}
+	writeJSON(w, status, renderReplication(reg, rep, state(r).apiVersion))
+	return nil
+}
+
+// applyTo validates in and writes it into rep. A PUT needs a location and
+// cannot move an existing replication (ARM's InvalidResourceLocation);
+// zoneRedundancy is set at creation only, as for registries.
+func (in *replicationInput) applyTo(rep *store.Replication, reg store.Registry, put, created bool) error {
+	if put {
+		if in.Location == nil || normalizeLocation(*in.Location) == "" {
+			return badRequest("LocationRequired", "The location property is required for this definition.")
+		}
+		if err := checkRegistryLocation(*in.Location); err != nil {
+			return err
+		}
+		loc := normalizeLocation(*in.Location)
+		switch {
+		case loc == reg.Location:
+			return badRequest("HomeReplicationNotModifiable",
+				"Location '%s' is the home region of registry '%s', which always has a replication there.", loc, reg.Name)
+		case !created && loc != rep.Location:
+			return newError(http.StatusConflict, "InvalidResourceLocation",
+				"The resource '%s' already exists in location '%s' in resource group '%s'. A resource with the same name cannot be created in location '%s'. Please select a new resource name.",
+				rep.Name, rep.Location, reg.ResourceGroup, loc)
+		}
+		rep.Location = loc
+		rep.Tags = nil
+		if created {
+			rep.RegionEndpointEnabled = true
+		}
+	}
+	if in.Tags != nil {
+		rep.Tags = *in.Tags
+	}
+	if p := in.Properties; p != nil {
+		if p.RegionEndpointEnabled != nil {
+			rep.RegionEndpointEnabled = *p.RegionEndpointEnabled
+		}
+		if p.ZoneRedundancy != nil {
+			v, err := enum("properties.zoneRedundancy", "InvalidZoneRedundancy", *p.ZoneRedundancy, "Enabled", "Disabled")
+			if err != nil {
+				return err
+			}
+			if !created && v != rep.ZoneRedundancy {
+				return badRequest("ZoneRedundancyCannotBeChanged",
+					"The zone redundancy of replication '%s' is set when it is created and cannot be changed.", rep.Name)
+			}
+			if !put {
+				return badRequest("UnsupportedProperty", "The property 'properties.zoneRedundancy' cannot be updated with PATCH.")
+			}
+			rep.ZoneRedundancy = v
+		}
+	}
+	return nil
+}
+
+// deleteReplication answers 200 when it deleted, 204 when there was
+// nothing to delete; the home replication goes only with the registry.
+func (a *API) deleteReplication(w http.ResponseWriter, r *http.Request) error {
+	name := pathParam(r, "replication")
+	appID := claimsFrom(r.Context()).AppID
+	found := false
+	_, _, err := a.commitRegistry(func(tx *store.Tx) (store.Registry, bool, error) {
+		reg, err := a.registryInTx(tx, r)
+		if err != nil {
+			return reg, false, err
+		}
+		i, home := findReplication(reg, name)
+		switch {
+		case home:
+			return reg, false, badRequest("HomeReplicationNotModifiable",
+				"The replication '%s' is the home region of registry '%s'; delete the registry to delete it.", name, reg.Name)
+		case i < 0:
+			return reg, false, nil
+		}
+		found = true
+		reg.Replications = append(append([]store.Replication(nil), reg.Replications[:i]...), reg.Replications[i+1:]...)
+		stamp(&reg, appID, a.now().UTC())
+		return reg, true, nil
+	})
+	if err != nil {
+		return err
+	}
+	if !found {
+		writeEmpty(w, http.StatusNoContent)
+		return nil
+	}
+	a.log.Info("replication deleted", "replication", name)
+	writeEmpty(w, http.StatusOK)
+	return nil
+}
+
+// validateReplicationName applies ACR's rule: 5-50 alphanumeric characters.
+func validateReplicationName(name string) error {
+	ok := len(name) >= 5 && len(name) <= 50
+	for i := 0; ok && i < len(name); i++ {
+		c := name[i]
+		ok = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+	}
+	if !ok {
+		return badRequest("InvalidResourceName",
+			"The replication name '%s' is invalid. Replication names must be 5 to 50 characters long and may contain only alphanumeric characters.", name)
+	}
+	return nil
+}
+
