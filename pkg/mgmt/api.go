@@ -229,6 +229,18 @@ func (a *API) routes() chi.Router {
 		r.Post(registry+"/listcredentials", h(a.listCredentials))
 		r.Post(registry+"/regeneratecredential", h(a.regenerateCredential))
 		r.Get(registry+"/listusages", h(a.listUsages))
+		r.Post(registry+"/generatecredentials", h(a.generateCredentials))
+		r.Get(registry+"/scopemaps", h(a.listScopeMaps))
+		r.Get(registry+"/tokens", h(a.listTokens))
+		for path, m := range map[string][4]handlerFunc{
+			registry + "/scopemaps/{scopemap}": {a.putScopeMap, a.getScopeMap, a.patchScopeMap, a.deleteScopeMap},
+			registry + "/tokens/{token}":       {a.putToken, a.getToken, a.patchToken, a.deleteToken},
+		} {
+			r.Put(path, h(m[0]))
+			r.Get(path, h(m[1]))
+			r.Patch(path, h(m[2]))
+			r.Delete(path, h(m[3]))
+		}
 		r.Get(registry+"/replications", h(a.listReplications))
 		const replication = registry + "/replications/{replication}"
 		r.Put(replication, h(a.putReplication))

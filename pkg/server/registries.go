@@ -21,8 +21,9 @@ type registrySet struct {
 }
 
 type servedRegistry struct {
-	rec store.Registry
-	reg *registry.Registry
+	rec    store.Registry
+	tokens []registry.Token // the registry's tokens as the data plane has them
+	reg    *registry.Registry
 }
 
 // registriesDir holds one storage directory per registry, named by its ID.
@@ -38,7 +39,7 @@ func (s *Server) storageDir(rec store.Registry) string {
 	return filepath.Join(s.registriesDir(), rec.ID)
 }
 
-func (s *Server) registryConfig(rec store.Registry) registry.Config {
+func (s *Server) registryConfig(rec store.Registry, tokens []registry.Token) registry.Config {
 	ips := make([]string, len(rec.NetworkRuleSet.IPRules))
 	for i, r := range rec.NetworkRuleSet.IPRules {
 		ips[i] = r.Value
@@ -55,6 +56,7 @@ func (s *Server) registryConfig(rec store.Registry) registry.Config {
 		AdminUserEnabled:     rec.AdminUserEnabled,
 		Passwords:            rec.Passwords,
 		AnonymousPullEnabled: rec.AnonymousPullEnabled && !strings.EqualFold(rec.SKU, "Basic"),
+		Tokens:               tokens,
 	}
 }
 
@@ -62,8 +64,10 @@ func (s *Server) registryConfig(rec store.Registry) registry.Config {
 // served registry the new configuration is compiled; for a new one the
 // distribution app is built and its port bound. Everything that can fail
 // happens here, so applying the result cannot.
-func (s *Server) prepareRegistry(rec store.Registry) (mgmt.PreparedChange, error) {
-	cfg := s.registryConfig(rec)
+//
+// tokens are the registry's tokens when they changed (or at start-up);
+// nil keeps those the served registry has.
+func (s *Server) prepareRegistry(rec store.Registry, tokens []registry.Token) (mgmt.PreparedChange, error) {
 	key := strings.ToLower(rec.Name)
 
 	s.mu.Lock()
@@ -72,7 +76,10 @@ func (s *Server) prepareRegistry(rec store.Registry) (mgmt.PreparedChange, error
 		return mgmt.PreparedChange{}, errors.New("acremu is shutting down")
 	}
 	if sr, ok := s.regs.Load().byName[key]; ok {
-		apply, err := sr.reg.PrepareUpdate(cfg)
+		if tokens == nil {
+			tokens = sr.tokens
+		}
+		apply, err := sr.reg.PrepareUpdate(s.registryConfig(rec, tokens))
 		if err != nil {
 			return mgmt.PreparedChange{}, err
 		}
@@ -80,9 +87,10 @@ func (s *Server) prepareRegistry(rec store.Registry) (mgmt.PreparedChange, error
 			apply()
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			s.publish(key, &servedRegistry{rec: rec, reg: sr.reg})
+			s.publish(key, &servedRegistry{rec: rec, tokens: tokens, reg: sr.reg})
 		}}, nil
 	}
+	cfg := s.registryConfig(rec, tokens)
 
 	reg, err := registry.New(registry.Options{
 		StorageDir:  s.storageDir(rec),
@@ -119,7 +127,7 @@ func (s *Server) prepareRegistry(rec store.Registry) (mgmt.PreparedChange, error
 					go port.serve()
 				}
 			}
-			s.publish(key, &servedRegistry{rec: rec, reg: reg})
+			s.publish(key, &servedRegistry{rec: rec, tokens: tokens, reg: reg})
 		},
 		Discard: func() {
 			if port != nil {
@@ -131,9 +139,17 @@ func (s *Server) prepareRegistry(rec store.Registry) (mgmt.PreparedChange, error
 	}, nil
 }
 
-// serveRegistry starts serving a stored registry (at start-up).
+// serveRegistry starts serving a stored registry with its tokens (at
+// start-up).
 func (s *Server) serveRegistry(rec store.Registry) error {
-	ch, err := s.prepareRegistry(rec)
+	var resolved []mgmt.ResolvedToken
+	if err := s.store.View(func(tx *store.Tx) (err error) {
+		resolved, err = mgmt.ResolveTokens(tx, rec.ID)
+		return err
+	}); err != nil {
+		return err
+	}
+	ch, err := s.prepareRegistry(rec, dataPlaneTokens(resolved))
 	if err != nil {
 		return err
 	}
@@ -255,8 +271,25 @@ func (h *hooks) AllocatePort(inUse []int) (int, error) {
 }
 
 func (h *hooks) PrepareRegistry(rec store.Registry) (mgmt.PreparedChange, error) {
-	return (*Server)(h).prepareRegistry(rec)
+	return (*Server)(h).prepareRegistry(rec, nil)
 }
+
+// PrepareRegistryTokens implements mgmt.TokenHooks: the registry's tokens
+// changed, so its data plane gets them with the next configuration.
+func (h *hooks) PrepareRegistryTokens(rec store.Registry, tokens []mgmt.ResolvedToken) (mgmt.PreparedChange, error) {
+	return (*Server)(h).prepareRegistry(rec, dataPlaneTokens(tokens))
+}
+
+// dataPlaneTokens converts resolved tokens for the data plane; never nil.
+func dataPlaneTokens(resolved []mgmt.ResolvedToken) []registry.Token {
+	out := make([]registry.Token, len(resolved))
+	for i, t := range resolved {
+		out[i] = t.DataPlaneToken()
+	}
+	return out
+}
+
+var _ mgmt.TokenHooks = (*hooks)(nil)
 
 func (h *hooks) RegistryDeleted(rec store.Registry) { (*Server)(h).removeRegistry(rec) }
 
