@@ -42,8 +42,11 @@ clients:
 e2e:
 	$(GO) test -count=1 -tags e2e -timeout $(E2E_TIMEOUT) -v ./e2e/...
 
+# acremu against bare distribution v3.1.2 and http.ServeContent (built into
+# a cache outside the repository); updates docs/benchmarks.md.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=200ms ./pkg/firewall/
+	bash scripts/bench.sh -out docs/benchmarks.md
 
 # Images and the compose lab (docs/lab.md). `image` builds the user
 # Dockerfile (pulls golang); `lab-images` builds both lab images FROM
