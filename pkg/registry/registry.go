@@ -100,6 +100,7 @@ type Registry struct {
 	now         func() time.Time
 	delay       time.Duration
 	app         *handlers.App
+	storageDir  string // distribution's filesystem root; "" for in-memory storage
 
 	referrers *referrerIndex              // the OCI referrers API, which distribution lacks
 	driver    storagedriver.StorageDriver // distribution's storage driver (set by driverTap)
@@ -162,6 +163,7 @@ func New(opts Options, cfg Config) (*Registry, error) {
 		log:         opts.Logger,
 		now:         opts.Now,
 		delay:       opts.RuleDelay,
+		storageDir:  opts.StorageDir,
 		pending:     make(map[uint64]*time.Timer),
 	}
 	r.policy.Store(policy)
@@ -265,6 +267,9 @@ func (r *Registry) writeError(w http.ResponseWriter, req *http.Request, err erro
 // serveV2 hands the request to distribution with a writer that can replace
 // distribution's 401 and routing 404 bodies with ACR's.
 func (r *Registry) serveV2(w http.ResponseWriter, req *http.Request) {
+	if r.serveBlobFile(w, req) { // blobserve.go
+		return
+	}
 	vw := &v2Writer{ResponseWriter: w}
 	req = req.WithContext(context.WithValue(req.Context(), v2WriterKey{}, vw))
 	r.serveDistribution(vw, req)
