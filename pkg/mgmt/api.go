@@ -177,7 +177,7 @@ func (a *API) handle(f handlerFunc) http.HandlerFunc {
 
 func (a *API) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(a.commonHeaders)
+	r.Use(a.accessLog, a.commonHeaders)
 
 	// Unauthenticated: discovery and token issuance.
 	// Entra's paths for every tenant acremu knows, ADFS's for "adfs".
