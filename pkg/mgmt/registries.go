@@ -87,6 +87,7 @@ func (a *API) putRegistry(w http.ResponseWriter, r *http.Request) error {
 			reg = defaultRegistry()
 			reg.Subscription, reg.ResourceGroup, reg.Name, reg.Location = old.Subscription, old.ResourceGroup, old.Name, old.Location
 			reg.ID, reg.Passwords, reg.Port, reg.CreatedAt, reg.CreatedBy = old.ID, old.Passwords, old.Port, old.CreatedAt, old.CreatedBy
+			reg.PrivateEndpointConnections = old.PrivateEndpointConnections // owned by the endpoints, not the PUT
 		case errors.Is(err, store.ErrNotFound):
 			reg = defaultRegistry()
 			reg.Subscription, reg.ResourceGroup, reg.Name, reg.Location = g.Subscription, g.Name, name, loc

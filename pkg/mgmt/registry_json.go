@@ -67,7 +67,7 @@ type propertiesJSON struct {
 	Encryption                       *encryptionJSON     `json:"encryption,omitempty"`
 	DataEndpointEnabled              *bool               `json:"dataEndpointEnabled,omitempty"`
 	DataEndpointHostNames            *[]string           `json:"dataEndpointHostNames,omitempty"`
-	PrivateEndpointConnections       *[]struct{}         `json:"privateEndpointConnections,omitempty"`
+	PrivateEndpointConnections       *[]peConnectionJSON `json:"privateEndpointConnections,omitempty"`
 	PublicNetworkAccess              string              `json:"publicNetworkAccess,omitempty"`
 	NetworkRuleBypassOptions         string              `json:"networkRuleBypassOptions,omitempty"`
 	ZoneRedundancy                   string              `json:"zoneRedundancy,omitempty"`
@@ -251,7 +251,8 @@ func renderRegistry(reg store.Registry, apiVersion, loginServer string) registry
 		}
 		p.DataEndpointEnabled = &reg.DataEndpointEnabled
 		p.DataEndpointHostNames = &[]string{}
-		p.PrivateEndpointConnections = &[]struct{}{}
+		conns := renderConnections(reg)
+		p.PrivateEndpointConnections = &conns
 		p.PublicNetworkAccess = reg.PublicNetworkAccess
 	}
 	if featBypassZones.in(v) {

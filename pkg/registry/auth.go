@@ -29,6 +29,7 @@ type principal struct {
 	refresh   bool           // authenticated with a refresh token (may be re-issued)
 	access    []token.Access // access token: exactly its access claim
 	token     *compiledToken // repository-scoped token: what its scope map grants
+	mi        string         // managed identity (xms_mirid) the credential derives from
 }
 
 // AnonymousSubject is the subject of access tokens issued without
@@ -73,7 +74,7 @@ func (r *Registry) authenticate(req *http.Request) (*principal, error) {
 		if err != nil {
 			return nil, errors.Join(errInvalidToken, err)
 		}
-		return &principal{name: c.Subject, tenant: c.Tenant, access: c.Access}, nil
+		return &principal{name: c.Subject, tenant: c.Tenant, access: c.Access, mi: c.ManagedIdentity}, nil
 	case strings.EqualFold(scheme, "Basic"):
 		user, pass, ok := req.BasicAuth()
 		if !ok {
@@ -99,7 +100,7 @@ func (r *Registry) checkPassword(req *http.Request, user, pass string) (*princip
 		if err != nil {
 			return nil, errors.Join(errBadCredentials, err)
 		}
-		return &principal{name: c.Subject, tenant: c.Tenant, access: c.Access}, nil
+		return &principal{name: c.Subject, tenant: c.Tenant, access: c.Access, mi: c.ManagedIdentity}, nil
 	}
 	creds := r.creds.Load()
 	if creds.adminEnabled && strings.EqualFold(user, r.name) &&
@@ -112,7 +113,7 @@ func (r *Registry) checkPassword(req *http.Request, user, pass string) (*princip
 // refreshPrincipal is the identity behind a verified refresh token.
 func refreshPrincipal(c *token.Claims) *principal {
 	all := c.Permissions != nil && slices.Contains(c.Permissions.Actions, "*") && len(c.Permissions.NotActions) == 0
-	return &principal{name: c.Subject, tenant: c.Tenant, all: all, refresh: true}
+	return &principal{name: c.Subject, tenant: c.Tenant, all: all, refresh: true, mi: c.ManagedIdentity}
 }
 
 func passwordMatches(got, want string) bool {

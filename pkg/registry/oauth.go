@@ -103,6 +103,7 @@ func (r *Registry) serveToken(w http.ResponseWriter, req *http.Request) error {
 		GrantType:        token.GrantAccess,
 		Registry:         r.id,
 		Tenant:           p.tenant,
+		ManagedIdentity:  p.mi,
 		Access:           p.grant(parseScopes(req.Form["scope"])),
 	}, AccessTokenTTL); err != nil {
 		return errInternal(err)
@@ -112,7 +113,7 @@ func (r *Registry) serveToken(w http.ResponseWriter, req *http.Request) error {
 	// login keeps sending its password, so disabling the admin user or
 	// regenerating the password takes effect at once.
 	if offline && p.refresh && p.all {
-		if resp.RefreshToken, err = r.signRefresh(p.name, p.tenant); err != nil {
+		if resp.RefreshToken, err = r.signRefresh(p.name, p.tenant, p.mi); err != nil {
 			return errInternal(err)
 		}
 	}
@@ -172,7 +173,7 @@ func (r *Registry) serveExchange(w http.ResponseWriter, req *http.Request) error
 	if tenant == "" {
 		tenant = arm.Tenant
 	}
-	refresh, err := r.signRefresh(subject, tenant)
+	refresh, err := r.signRefresh(subject, tenant, arm.ManagedIdentity)
 	if err != nil {
 		return errInternal(err)
 	}
@@ -181,12 +182,14 @@ func (r *Registry) serveExchange(w http.ResponseWriter, req *http.Request) error
 
 // signRefresh mints an ACR refresh token for this registry with every
 // permission, as ACR's exchange does for an identity with full access.
-func (r *Registry) signRefresh(subject, tenant string) (string, error) {
+// A token exchanged from a managed identity's carries the identity on.
+func (r *Registry) signRefresh(subject, tenant, mi string) (string, error) {
 	return r.signer.Sign(token.Claims{
 		RegisteredClaims: jwt.RegisteredClaims{Subject: subject, Audience: jwt.ClaimStrings{r.loginServer}},
 		GrantType:        token.GrantRefresh,
 		Registry:         r.id,
 		Tenant:           tenant,
+		ManagedIdentity:  mi,
 		Permissions:      &token.Permissions{Actions: []string{"*"}, NotActions: []string{}},
 	}, RefreshTokenTTL)
 }

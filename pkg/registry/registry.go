@@ -220,6 +220,9 @@ func (r *Registry) RecentDenials() []Denial { return r.denials.list() }
 // registry envelope.
 func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	client, decision := r.admit(req)
+	if !decision.Allowed && decision.TrustedService {
+		decision = r.admitTrustedService(req, decision)
+	}
 	if !decision.Allowed {
 		r.deny(w, req, client, decision)
 		return

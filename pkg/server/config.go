@@ -71,8 +71,8 @@ type Config struct {
 	// TrustedServiceNetworks are the sources that stand for trusted Azure
 	// services (--trusted-service-network).
 	TrustedServiceNetworks []netip.Prefix
-	RuleDelay            time.Duration
-	MaxIPRules           int
+	RuleDelay              time.Duration
+	MaxIPRules             int
 
 	// Abandoned blob uploads older than UploadPurgeAge are removed every
 	// UploadPurgeInterval; zero means the defaults (7 days, every 24 h), a

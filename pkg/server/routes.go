@@ -20,6 +20,7 @@ func (s *Server) routes(boundRegistry string) http.Handler {
 	r.Get("/_acremu/whoami", s.whoami)
 	r.Get("/_acremu/ca.crt", s.caCert)
 	r.Handle("/_acremu/metrics", s.metrics)
+	r.Get(identityPath, s.managedIdentityToken) // IMDS, for trusted-service sources
 	dataPlane := func(w http.ResponseWriter, req *http.Request) {
 		sr := s.pick(boundRegistry, req.Host)
 		if sr == nil {
@@ -78,9 +79,9 @@ func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
 
 // whoamiResponse is the client address as the firewall sees it.
 type whoamiResponse struct {
-	IP      string `json:"ip"`      // the address IP rules are matched against
-	Source  string `json:"source"`  // the client's own address (before NAT)
-	Peer    string `json:"peer"`    // the TCP peer (a proxy, when one relays)
+	IP     string `json:"ip"`     // the address IP rules are matched against
+	Source string `json:"source"` // the client's own address (before NAT)
+	Peer   string `json:"peer"`   // the TCP peer (a proxy, when one relays)
 	// Network is the virtual network the client is in (--vnet); registries
 	// with an approved private endpoint from it admit it privately.
 	Network        string `json:"network,omitempty"`

@@ -53,6 +53,9 @@ type Registry struct {
 	ZoneRedundancy           string         `json:"zoneRedundancy"`
 	DataEndpointEnabled      bool           `json:"dataEndpointEnabled"`
 
+	// PrivateEndpointConnections are the registry's side of private endpoints (network.go).
+	PrivateEndpointConnections []PrivateEndpointConnection `json:"privateEndpointConnections,omitempty"`
+
 	// Settings ARM stores and shows but acremu does not enforce (see
 	// docs/arm-properties.md). Zero values are ACR's defaults, so records
 	// written before these fields existed read as a default registry.

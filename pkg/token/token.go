@@ -61,11 +61,15 @@ type Claims struct {
 	// the tenant and the service principal's object id. Clients such as
 	// the Terraform azurerm provider read them instead of calling
 	// Microsoft Graph.
-	TenantID    string       `json:"tid,omitempty"`
-	ObjectID    string       `json:"oid,omitempty"`
-	Access      []Access     `json:"access,omitempty"`
-	Permissions *Permissions `json:"permissions,omitempty"`
-	Version     string       `json:"version,omitempty"`
+	TenantID string `json:"tid,omitempty"`
+	ObjectID string `json:"oid,omitempty"`
+	// ManagedIdentity is Entra's xms_mirid claim: the resource id of the
+	// managed identity a token was issued to. ACR tokens exchanged from
+	// such a token carry it on, so a registry can tell a trusted service.
+	ManagedIdentity string       `json:"xms_mirid,omitempty"`
+	Access          []Access     `json:"access,omitempty"`
+	Permissions     *Permissions `json:"permissions,omitempty"`
+	Version         string       `json:"version,omitempty"`
 }
 
 // Signer signs and verifies tokens with one ECDSA P-256 key.
