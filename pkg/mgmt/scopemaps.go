@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/acremu/acremu/pkg/registry"
+	"github.com/acremu/acremu/pkg/scopemap"
 	"github.com/acremu/acremu/pkg/store"
 )
 
@@ -155,8 +155,8 @@ func validateActions(actions []string) error {
 		return badRequest("InvalidScopeMapActions", "The scope map must have at least one action, e.g. repositories/<repository>/content/read.")
 	}
 	for _, s := range actions {
-		if pattern, _, ok := registry.ParseScopeAction(s); ok {
-			if !registry.ValidRepositoryPattern(pattern) {
+		if pattern, _, ok := scopemap.ParseAction(s); ok {
+			if !scopemap.ValidRepositoryPattern(pattern) {
 				return badRequest("InvalidScopeMapActions",
 					"The action '%s' names an invalid repository '%s'. Use a lower-case repository name, '<name>/*' for the repositories under it, or '*' for all of them.", s, pattern)
 			}
@@ -167,7 +167,7 @@ func validateActions(actions []string) error {
 		}
 		return badRequest("InvalidScopeMapActions",
 			"The action '%s' is invalid. Valid actions are repositories/<repository>/{%s} and gateway/<connected registry>/{config/read,config/write,message/read,message/write}.",
-			s, strings.Join(registry.ScopeActionNames, ","))
+			s, strings.Join(scopemap.ActionNames, ","))
 	}
 	return nil
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/acremu/acremu/pkg/registry"
+	"github.com/acremu/acremu/pkg/scopemap"
 	"github.com/acremu/acremu/pkg/store"
 )
 
@@ -39,19 +39,6 @@ type TokenHooks interface {
 type ResolvedToken struct {
 	store.Token
 	Actions []string
-}
-
-// DataPlaneToken converts t for the data plane.
-func (t ResolvedToken) DataPlaneToken() registry.Token {
-	out := registry.Token{Name: t.Name, Enabled: !strings.EqualFold(t.Status, "disabled"), Actions: t.Actions}
-	for _, p := range t.Passwords {
-		dp := registry.TokenPassword{Name: p.Name, Hash: p.Hash}
-		if p.Expiry != nil {
-			dp.Expiry = *p.Expiry
-		}
-		out.Passwords = append(out.Passwords, dp)
-	}
-	return out
 }
 
 // ResolveTokens returns the tokens of registry regID with their scope
@@ -449,7 +436,7 @@ func (a *API) generateCredentials(w http.ResponseWriter, r *http.Request) error 
 		out.Username = t.Name
 		for _, n := range names {
 			value := newPassword()
-			p := store.TokenPassword{Name: n, Hash: registry.HashTokenPassword(value), CreatedAt: now, Expiry: expiry}
+			p := store.TokenPassword{Name: n, Hash: scopemap.HashPassword(value), CreatedAt: now, Expiry: expiry}
 			t.Passwords = slices.DeleteFunc(t.Passwords, func(old store.TokenPassword) bool { return strings.EqualFold(old.Name, n) })
 			t.Passwords = append(t.Passwords, p)
 			out.Passwords = append(out.Passwords, renderTokenPassword(p, value))

@@ -6,9 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
+
+	"github.com/acremu/acremu/pkg/scopemap"
 )
 
 // Token is a repository-scoped token as the data plane needs it: its
@@ -31,12 +32,6 @@ type TokenPassword struct {
 	Expiry time.Time // zero: never expires
 }
 
-// HashTokenPassword returns the hash TokenPassword.Hash holds for value.
-func HashTokenPassword(value string) string {
-	sum := sha256.Sum256([]byte(value))
-	return hex.EncodeToString(sum[:])
-}
-
 // scopeActions maps a scope map's repository actions to the Docker actions
 // an access token carries, as ACR maps them.
 var scopeActions = map[string]string{
@@ -46,9 +41,6 @@ var scopeActions = map[string]string{
 	"metadata/read":  "metadata_read",
 	"metadata/write": "metadata_write",
 }
-
-// ScopeActionNames are the repository actions a scope map may hold.
-var ScopeActionNames = []string{"content/delete", "content/read", "content/write", "metadata/read", "metadata/write"}
 
 // repoRule grants actions on the repositories a pattern matches: one
 // repository, every repository under a prefix ("team/*": team/a, team/a/b,
@@ -69,43 +61,6 @@ func (r repoRule) matches(repo string) bool {
 	default:
 		return repo == r.name
 	}
-}
-
-// ParseScopeAction splits a repository action of a scope map into its
-// repository pattern and action ("repositories/a/b/content/read" gives
-// "a/b", "content/read"). ok is false for anything else, including
-// actions on other resources (gateway/…) and unknown action names.
-func ParseScopeAction(s string) (pattern, action string, ok bool) {
-	rest, found := strings.CutPrefix(s, "repositories/")
-	if !found {
-		return "", "", false
-	}
-	for _, a := range ScopeActionNames {
-		if p, found := strings.CutSuffix(rest, "/"+a); found && p != "" {
-			return p, a, true
-		}
-	}
-	return "", "", false
-}
-
-// ValidRepositoryPattern reports whether p is a repository name or a
-// wildcard ACR accepts in a scope map: "*", or a repository name followed
-// by "/*". A wildcard anywhere else ("team*", "a/*/b", "a/*/*") is not.
-func ValidRepositoryPattern(p string) bool {
-	if p == "*" {
-		return true
-	}
-	p = strings.TrimSuffix(p, "/*")
-	return validRepositoryName(p)
-}
-
-// repositoryName is the distribution grammar for repository names:
-// lower-case path components separated by /, each made of [a-z0-9] runs
-// joined by ".", "_", "__" or runs of "-".
-var repositoryName = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$`)
-
-func validRepositoryName(name string) bool {
-	return len(name) <= 255 && repositoryName.MatchString(name)
 }
 
 // compiledToken is a Token ready for checking passwords and scopes.
@@ -153,8 +108,8 @@ func compileRules(actions []string) []repoRule {
 	var rules []repoRule
 	index := map[string]int{}
 	for _, s := range actions {
-		pattern, action, ok := ParseScopeAction(s)
-		if !ok || !ValidRepositoryPattern(pattern) {
+		pattern, action, ok := scopemap.ParseAction(s)
+		if !ok || !scopemap.ValidRepositoryPattern(pattern) {
 			continue
 		}
 		i, seen := index[pattern]

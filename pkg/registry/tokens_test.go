@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/acremu/acremu/pkg/scopemap"
 	"github.com/acremu/acremu/pkg/token"
 )
 
@@ -16,7 +17,7 @@ func TestScopeMapGrants(t *testing.T) {
 	cfg := defaultConfig()
 	cfg.Tokens = []Token{{
 		Name: "ci-token", Enabled: true,
-		Passwords: []TokenPassword{{Name: "password1", Hash: HashTokenPassword("pw1")}},
+		Passwords: []TokenPassword{{Name: "password1", Hash: scopemap.HashPassword("pw1")}},
 		Actions: []string{
 			"repositories/hello/content/read", "repositories/hello/metadata/read",
 			"repositories/team/*/content/read", "repositories/team/*/content/write",
@@ -51,8 +52,8 @@ func TestTokenRefusalMessages(t *testing.T) {
 	past := time.Now().Add(-time.Hour)
 	cfg := defaultConfig()
 	cfg.Tokens = []Token{
-		{Name: "offtoken", Enabled: false, Passwords: []TokenPassword{{Name: "password1", Hash: HashTokenPassword("pw")}}, Actions: []string{"repositories/*/content/read"}},
-		{Name: "oldtoken", Enabled: true, Passwords: []TokenPassword{{Name: "password1", Hash: HashTokenPassword("pw"), Expiry: past}}, Actions: []string{"repositories/*/content/read"}},
+		{Name: "offtoken", Enabled: false, Passwords: []TokenPassword{{Name: "password1", Hash: scopemap.HashPassword("pw")}}, Actions: []string{"repositories/*/content/read"}},
+		{Name: "oldtoken", Enabled: true, Passwords: []TokenPassword{{Name: "password1", Hash: scopemap.HashPassword("pw"), Expiry: past}}, Actions: []string{"repositories/*/content/read"}},
 	}
 	e := newEnv(t, cfg, nil)
 	tests := []struct {

@@ -286,7 +286,7 @@ func (h *hooks) PrepareRegistryTokens(rec store.Registry, tokens []mgmt.Resolved
 func dataPlaneTokens(resolved []mgmt.ResolvedToken) []registry.Token {
 	out := make([]registry.Token, len(resolved))
 	for i, t := range resolved {
-		out[i] = t.DataPlaneToken()
+		out[i] = dataPlaneToken(t)
 	}
 	return out
 }
@@ -308,4 +308,18 @@ func (s *Server) isARMAudience(aud []string) bool {
 		}
 		return port == front
 	})
+}
+
+// dataPlaneToken converts a stored token, resolved to its scope map's
+// actions, for the data plane.
+func dataPlaneToken(t mgmt.ResolvedToken) registry.Token {
+	out := registry.Token{Name: t.Name, Enabled: !strings.EqualFold(t.Status, "disabled"), Actions: t.Actions}
+	for _, p := range t.Passwords {
+		dp := registry.TokenPassword{Name: p.Name, Hash: p.Hash}
+		if p.Expiry != nil {
+			dp.Expiry = *p.Expiry
+		}
+		out.Passwords = append(out.Passwords, dp)
+	}
+	return out
 }
