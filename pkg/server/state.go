@@ -59,9 +59,9 @@ func (s *Server) leftovers() []string {
 // adoptStorage returns the stored registries, after giving an ID to any
 // record from before IDs existed and moving its storage from the directory
 // named after it to the one named by the ID (in that order, so a crash in
-// between is finished by the next start). Then it removes storage that
-// belongs to no registry: what a registry deleted by a run that died
-// before removing its images left behind.
+// between is finished by the next start). Then it removes what belongs to
+// no registry: scope maps and tokens, and storage a registry deleted by a
+// run that died before removing its images left behind.
 func (s *Server) adoptStorage() ([]store.Registry, error) {
 	var recs []store.Registry
 	err := s.store.Update(func(tx *store.Tx) error {
@@ -69,6 +69,7 @@ func (s *Server) adoptStorage() ([]store.Registry, error) {
 		if recs, err = tx.Registries("", ""); err != nil {
 			return err
 		}
+		live := make(map[string]bool, len(recs))
 		for i := range recs {
 			if recs[i].ID == "" {
 				recs[i].ID = store.NewRegistryID()
@@ -76,8 +77,11 @@ func (s *Server) adoptStorage() ([]store.Registry, error) {
 					return err
 				}
 			}
+			live[recs[i].ID] = true
 		}
-		return nil
+		// Scope maps and tokens of registries that are gone.
+		_, err = tx.PurgeRegistryAuth(live)
+		return err
 	})
 	if err != nil || s.cfg.InMemory {
 		return recs, err

@@ -229,8 +229,14 @@ func TestDeletedRegistryStorageNeverReturns(t *testing.T) {
 	oldDir := s.storageDir(old)
 	require.NoError(t, os.MkdirAll(filepath.Join(oldDir, "docker"), 0o700))
 	require.NoError(t, os.WriteFile(filepath.Join(oldDir, "docker", "marker"), []byte("old image"), 0o600))
-	// The DELETE committed; the process died before removing the storage.
-	require.NoError(t, s.store.Update(func(tx *store.Tx) error { return tx.DeleteRegistry("phoenix") }))
+	// The DELETE committed; the process died before removing the storage
+	// (and before anything removed the registry's tokens).
+	require.NoError(t, s.store.Update(func(tx *store.Tx) error {
+		if err := tx.PutToken(store.Token{RegistryID: old.ID, Name: "ci", ScopeMap: "_repositories_pull", Status: "enabled"}); err != nil {
+			return err
+		}
+		return tx.DeleteRegistry("phoenix")
+	}))
 	require.NoError(t, s.Close(context.Background()))
 
 	s2 := startServer(t, cfg)
@@ -241,6 +247,11 @@ func TestDeletedRegistryStorageNeverReturns(t *testing.T) {
 	require.NoError(t, s2.store.View(func(tx *store.Tx) (err error) { reborn, err = tx.Registry("phoenix"); return err }))
 	assert.NotEqual(t, old.ID, reborn.ID)
 	assert.NoFileExists(t, filepath.Join(s2.storageDir(reborn), "docker", "marker"))
+	require.NoError(t, s2.store.View(func(tx *store.Tx) error {
+		toks, err := tx.Tokens(old.ID)
+		assert.Empty(t, toks, "tokens of the deleted registry are purged at start")
+		return err
+	}))
 }
 
 // TestLegacyStorageIsAdopted: a data directory from before registry IDs
