@@ -12,7 +12,7 @@ run:
 build:
 	CGO_ENABLED=0 $(GO) build -o bin/acremu ./cmd/acremu
 
-test: vet lint unit deps e2e
+test: vet lint unit bench-smoke deps e2e
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt needed"; exit 1; }
@@ -47,6 +47,12 @@ e2e:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=200ms ./pkg/firewall/
 	bash scripts/bench.sh -out docs/benchmarks.md
+
+# The same benchmark at tiny sizes and one round, so that it cannot rot; it
+# prints a table but asserts no timing.
+.PHONY: bench-smoke
+bench-smoke:
+	bash scripts/bench.sh -smoke
 
 # Images and the compose lab (docs/lab.md). `image` builds the user
 # Dockerfile (pulls golang); `lab-images` builds both lab images FROM
