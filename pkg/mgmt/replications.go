@@ -337,4 +337,3 @@ func validateReplicationName(name string) error {
 	}
 	return nil
 }
-
