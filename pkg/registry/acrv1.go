@@ -22,17 +22,24 @@ import (
 // firewall (ServeHTTP) and is authenticated like a /v2/ request, with the
 // actions ACR's tokens carry:
 //
-//	GET    /acr/v1/_catalog                registry:catalog:*
-//	GET    /acr/v1/<name>                  repository:<name>:metadata_read
-//	GET    /acr/v1/<name>/_tags            repository:<name>:metadata_read
-//	GET    /acr/v1/<name>/_tags/<tag>      repository:<name>:metadata_read
-//	DELETE /acr/v1/<name>                  repository:<name>:delete
-//	DELETE /acr/v1/<name>/_tags/<tag>      repository:<name>:delete
+//	GET    /acr/v1/_catalog                     registry:catalog:*
+//	GET    /acr/v1/<name>                       repository:<name>:metadata_read
+//	GET    /acr/v1/<name>/_tags                 repository:<name>:metadata_read
+//	GET    /acr/v1/<name>/_tags/<tag>           repository:<name>:metadata_read
+//	GET    /acr/v1/<name>/_manifests            repository:<name>:metadata_read
+//	GET    /acr/v1/<name>/_manifests/<digest>   repository:<name>:metadata_read
+//	PATCH  /acr/v1/<name>                       repository:<name>:metadata_write
+//	PATCH  /acr/v1/<name>/_tags/<tag>           repository:<name>:metadata_write
+//	PATCH  /acr/v1/<name>/_manifests/<digest>   repository:<name>:metadata_write
+//	DELETE /acr/v1/<name>                       repository:<name>:delete
+//	DELETE /acr/v1/<name>/_tags/<tag>           repository:<name>:delete
 //
 // As in ACR, the actions are distinct: pull does not imply metadata_read
 // (tags stay listable through /v2/<name>/tags/list with pull), and the
 // admin user and refresh-token identities hold all of them. The answers are
-// read from distribution's storage on every request (repoStore).
+// read from distribution's storage on every request (repoStore); the
+// changeableAttributes PATCH sets are kept by attributes.go and enforced
+// here (deletes, listings) and on /v2/ (locks.go).
 const (
 	acrPageDefault = 100               // page size when n is absent
 	acrPageMax     = catalogMaxEntries // larger n are cut to this
@@ -47,14 +54,18 @@ const (
 	acrRepository
 	acrTagList
 	acrTag
+	acrManifestList
+	acrManifest
 )
 
 // acrMethods are the methods each route serves.
 var acrMethods = map[acrRoute][]string{
-	acrCatalog:    {http.MethodGet},
-	acrRepository: {http.MethodGet, http.MethodDelete},
-	acrTagList:    {http.MethodGet},
-	acrTag:        {http.MethodGet, http.MethodDelete},
+	acrCatalog:      {http.MethodGet},
+	acrRepository:   {http.MethodGet, http.MethodPatch, http.MethodDelete},
+	acrTagList:      {http.MethodGet},
+	acrTag:          {http.MethodGet, http.MethodPatch, http.MethodDelete},
+	acrManifestList: {http.MethodGet},
+	acrManifest:     {http.MethodGet, http.MethodPatch},
 }
 
 var (
@@ -67,7 +78,8 @@ func errNameUnknown(name string) *regError {
 	return &regError{Status: http.StatusNotFound, Code: "NAME_UNKNOWN", Message: "repository name not known to registry", Detail: map[string]string{"name": name}}
 }
 
-// parseACRPath splits /acr/v1/… into a route, a repository name and a tag.
+// parseACRPath splits /acr/v1/… into a route, a repository name and a tag
+// or manifest reference.
 // Repository path components never start with "_", so a "_" segment is
 // always one of ACR's resource names; those not served here are unknown.
 func parseACRPath(p string) (route acrRoute, name, tag string, ok bool) {
@@ -81,11 +93,15 @@ func parseACRPath(p string) (route acrRoute, name, tag string, ok bool) {
 	route = acrRepository
 	if n, found := strings.CutSuffix(rest, "/_tags"); found {
 		route, rest = acrTagList, n
+	} else if n, found := strings.CutSuffix(rest, "/_manifests"); found {
+		route, rest = acrManifestList, n
 	} else if i := strings.LastIndex(rest, "/_tags/"); i >= 0 {
 		route, rest, tag = acrTag, rest[:i], rest[i+len("/_tags/"):]
-		if tag == "" || strings.Contains(tag, "/") {
-			return 0, "", "", false
-		}
+	} else if i := strings.LastIndex(rest, "/_manifests/"); i >= 0 {
+		route, rest, tag = acrManifest, rest[:i], rest[i+len("/_manifests/"):]
+	}
+	if (route == acrTag || route == acrManifest) && (tag == "" || strings.Contains(tag, "/")) {
+		return 0, "", "", false
 	}
 	for _, seg := range strings.Split(rest, "/") {
 		if strings.HasPrefix(seg, "_") {
@@ -119,8 +135,11 @@ func (r *Registry) serveACR(w http.ResponseWriter, req *http.Request) error {
 			}
 		}
 		action := "metadata_read"
-		if req.Method == http.MethodDelete {
+		switch req.Method {
+		case http.MethodDelete:
 			action = "delete"
+		case http.MethodPatch:
+			action = "metadata_write"
 		}
 		need = auth.Access{Resource: auth.Resource{Type: "repository", Name: name}, Action: action}
 	}
@@ -133,11 +152,15 @@ func (r *Registry) serveACR(w http.ResponseWriter, req *http.Request) error {
 		return r.serveCatalog(w, req)
 	case route == acrTagList:
 		return r.serveTagList(w, req, name)
-	case route == acrTag && req.Method == http.MethodGet:
-		return r.serveTag(w, req, name, tag)
-	case route == acrTag:
+	case route == acrManifestList:
+		return r.serveManifestList(w, req, name)
+	case route == acrManifest:
+		return r.serveManifest(w, req, name, tag)
+	case route == acrTag && req.Method == http.MethodDelete:
 		return r.serveUntag(w, req, name, tag)
-	case req.Method == http.MethodGet:
+	case route == acrTag:
+		return r.serveTag(w, req, name, tag)
+	case req.Method != http.MethodDelete:
 		return r.serveRepository(w, req, name)
 	default:
 		return r.serveDeleteRepository(w, req, name)
@@ -159,17 +182,6 @@ func (r *Registry) authorize(w http.ResponseWriter, req *http.Request, records .
 	return nil
 }
 
-// changeableAttributes are ACR's per-resource locks. acremu has none, so
-// everything is enabled.
-type changeableAttributes struct {
-	DeleteEnabled bool `json:"deleteEnabled"`
-	WriteEnabled  bool `json:"writeEnabled"`
-	ReadEnabled   bool `json:"readEnabled"`
-	ListEnabled   bool `json:"listEnabled"`
-}
-
-var allEnabled = changeableAttributes{DeleteEnabled: true, WriteEnabled: true, ReadEnabled: true, ListEnabled: true}
-
 // acrTagAttributes is ACR's TagAttributesBase.
 type acrTagAttributes struct {
 	Name                 string               `json:"name"`
@@ -180,13 +192,13 @@ type acrTagAttributes struct {
 	ChangeableAttributes changeableAttributes `json:"changeableAttributes"`
 }
 
-func tagAttributes(t tagInfo) acrTagAttributes {
+func tagAttributes(t tagInfo, ra *repoAttributes) acrTagAttributes {
 	return acrTagAttributes{
 		Name:                 t.name,
 		Digest:               t.digest.String(),
 		CreatedTime:          acrTime(t.created),
 		LastUpdateTime:       acrTime(t.updated),
-		ChangeableAttributes: allEnabled,
+		ChangeableAttributes: ra.tag(t.name),
 	}
 }
 
@@ -248,7 +260,7 @@ func (r *Registry) requireRepository(req *http.Request, name string) error {
 // serveTagList answers GET /acr/v1/<name>/_tags[?n=&last=&orderby=&digest=]:
 // the tags ordered by name, or by last update with orderby=timedesc or
 // timeasc; digest keeps the tags of one manifest. A page starts after the
-// tag named last.
+// tag named last. Tags with listEnabled false are left out.
 func (r *Registry) serveTagList(w http.ResponseWriter, req *http.Request, name string) error {
 	q := req.URL.Query()
 	n, err := pageSize(q)
@@ -279,9 +291,10 @@ func (r *Registry) serveTagList(w http.ResponseWriter, req *http.Request, name s
 	if err != nil {
 		return errInternal(err)
 	}
-	if onlyDigest != "" {
-		tags = slices.DeleteFunc(tags, func(t tagInfo) bool { return t.digest != onlyDigest })
-	}
+	ra := r.attrs.of(name)
+	tags = slices.DeleteFunc(tags, func(t tagInfo) bool {
+		return onlyDigest != "" && t.digest != onlyDigest || !ra.tag(t.name).ListEnabled
+	})
 	if order != nil {
 		slices.SortFunc(tags, order)
 	}
@@ -303,7 +316,7 @@ func (r *Registry) serveTagList(w http.ResponseWriter, req *http.Request, name s
 	}
 	list := make([]acrTagAttributes, len(tags))
 	for i, t := range tags {
-		list[i] = tagAttributes(t)
+		list[i] = tagAttributes(t, ra)
 	}
 	return writeJSONStatus(w, http.StatusOK, struct {
 		Registry  string             `json:"registry"`
@@ -329,30 +342,55 @@ func tagsAfter(tags []tagInfo, last string, byName bool) []tagInfo {
 	return tags
 }
 
-// serveTag answers GET /acr/v1/<name>/_tags/<tag>.
+// serveTag answers GET and PATCH /acr/v1/<name>/_tags/<tag>.
 func (r *Registry) serveTag(w http.ResponseWriter, req *http.Request, name, tag string) error {
+	var patch attributesPatch
+	if req.Method == http.MethodPatch {
+		var err error
+		if patch, err = readPatch(w, req); err != nil {
+			return err
+		}
+	}
 	if err := r.requireRepository(req, name); err != nil {
 		return err
 	}
-	t, err := r.repos.tag(req.Context(), name, tag)
+	ctx := req.Context()
+	t, err := r.repos.tag(ctx, name, tag)
 	switch {
 	case errors.Is(err, errTagUnknown):
 		return errTagNotFound
 	case err != nil:
 		return errInternal(err)
 	}
+	if req.Method == http.MethodPatch {
+		err := r.attrs.change(ctx, name, func(ra *repoAttributes) error {
+			if ra.Tags == nil {
+				ra.Tags = map[string]changeableAttributes{}
+			}
+			ra.Tags[tag] = patch.applyTo(ra.tag(tag))
+			return nil
+		})
+		if err != nil {
+			return errInternal(err)
+		}
+	}
 	return writeJSONStatus(w, http.StatusOK, struct {
 		Registry  string           `json:"registry"`
 		ImageName string           `json:"imageName"`
 		Tag       acrTagAttributes `json:"tag"`
-	}{r.loginServer, name, tagAttributes(t)})
+	}{r.loginServer, name, tagAttributes(t, r.attrs.of(name))})
 }
 
 // serveUntag answers DELETE /acr/v1/<name>/_tags/<tag>: the tag goes, its
-// manifest stays (az acr repository untag).
+// manifest stays (az acr repository untag). A tag that is locked, or in a
+// locked repository, is not deleted.
 func (r *Registry) serveUntag(w http.ResponseWriter, req *http.Request, name, tag string) error {
 	if err := r.requireRepository(req, name); err != nil {
 		return err
+	}
+	ra := r.attrs.of(name)
+	if _, err := r.repos.tag(req.Context(), name, tag); err == nil && (!ra.repository().WriteEnabled || ra.tag(tag).undeletable()) {
+		return errDisallowed
 	}
 	err := r.repos.untag(req.Context(), name, tag)
 	switch {
@@ -361,17 +399,38 @@ func (r *Registry) serveUntag(w http.ResponseWriter, req *http.Request, name, ta
 	case err != nil:
 		return errInternal(err)
 	}
+	if err := r.attrs.forget(req.Context(), name, false, []string{tag}, nil); err != nil {
+		return errInternal(err)
+	}
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusAccepted)
 	return nil
 }
 
-// serveRepository answers GET /acr/v1/<name>: ACR's RepositoryAttributes.
+// serveRepository answers GET and PATCH /acr/v1/<name>: ACR's
+// RepositoryAttributes.
 func (r *Registry) serveRepository(w http.ResponseWriter, req *http.Request, name string) error {
+	var patch attributesPatch
+	if req.Method == http.MethodPatch {
+		var err error
+		if patch, err = readPatch(w, req); err != nil {
+			return err
+		}
+	}
 	if err := r.requireRepository(req, name); err != nil {
 		return err
 	}
 	ctx := req.Context()
+	if req.Method == http.MethodPatch {
+		err := r.attrs.change(ctx, name, func(ra *repoAttributes) error {
+			a := patch.applyTo(ra.repository())
+			ra.Repository = &a
+			return nil
+		})
+		if err != nil {
+			return errInternal(err)
+		}
+	}
 	manifests, err := r.repos.manifests(ctx, name)
 	if err != nil {
 		return errInternal(err)
@@ -392,7 +451,7 @@ func (r *Registry) serveRepository(w http.ResponseWriter, req *http.Request, nam
 		ManifestCount        int                  `json:"manifestCount"`
 		TagCount             int                  `json:"tagCount"`
 		ChangeableAttributes changeableAttributes `json:"changeableAttributes"`
-	}{r.loginServer, name, acrTime(created), acrTime(updated), len(manifests), len(tags), allEnabled})
+	}{r.loginServer, name, acrTime(created), acrTime(updated), len(manifests), len(tags), r.attrs.of(name).repository()})
 }
 
 // serveDeleteRepository answers DELETE /acr/v1/<name>: every manifest and
@@ -404,10 +463,15 @@ func (r *Registry) serveRepository(w http.ResponseWriter, req *http.Request, nam
 // they were just granted): that clears distribution's descriptor cache for
 // the repository, which would otherwise keep serving the deleted content,
 // and keeps the referrers index current. What is left (tags, upload
-// directories) is then removed from storage.
+// directories) is then removed from storage, and with it the repository's
+// changeableAttributes. A repository that is locked, or holds a locked tag
+// or manifest, is not deleted.
 func (r *Registry) serveDeleteRepository(w http.ResponseWriter, req *http.Request, name string) error {
 	if err := r.requireRepository(req, name); err != nil {
 		return err
+	}
+	if ra := r.attrs.of(name); ra.repository().undeletable() || ra.anyUndeletable() {
+		return errDisallowed
 	}
 	ctx := req.Context()
 	tags, err := r.repos.tags(ctx, name)
@@ -438,6 +502,9 @@ func (r *Registry) serveDeleteRepository(w http.ResponseWriter, req *http.Reques
 		}
 	}
 	if err := r.repos.remove(ctx, name); err != nil {
+		return errInternal(err)
+	}
+	if err := r.attrs.forget(ctx, name, true, nil, nil); err != nil {
 		return errInternal(err)
 	}
 	for _, t := range tags {

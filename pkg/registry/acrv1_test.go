@@ -93,7 +93,10 @@ func TestParseACRPath(t *testing.T) {
 		{"/acr/v1/", 0, "", "", false},
 		{"/acr/v1/hello/_tags/", 0, "", "", false},
 		{"/acr/v1/hello/_tags/a/b", 0, "", "", false},
-		{"/acr/v1/hello/_manifests", 0, "", "", false},
+		{"/acr/v1/hello/_manifests", acrManifestList, "hello", "", true},
+		{"/acr/v1/a/b/_manifests/sha256:abc", acrManifest, "a/b", "sha256:abc", true},
+		{"/acr/v1/hello/_manifests/", 0, "", "", false},
+		{"/acr/v1/hello/_referrers", 0, "", "", false},
 		{"/acr/v1/_deleted/_catalog", 0, "", "", false},
 		{"/acr/v2/hello", 0, "", "", false},
 	}
@@ -298,10 +301,18 @@ func TestACRErrors(t *testing.T) {
 			`{"errors":[{"code":"PAGINATION_NUMBER_INVALID","message":"invalid number of results requested"}]}`},
 		{"invalid orderby", http.MethodGet, "/acr/v1/hello/_tags?orderby=size", http.StatusBadRequest,
 			`{"errors":[{"code":"UNSUPPORTED","message":"orderby \"size\" is not supported"}]}`},
-		{"update attributes", http.MethodPatch, "/acr/v1/hello", http.StatusMethodNotAllowed,
+		{"patch the catalog", http.MethodPatch, "/acr/v1/_catalog", http.StatusMethodNotAllowed,
 			`{"errors":[{"code":"UNSUPPORTED","message":"the method is not supported on this endpoint"}]}`},
-		{"manifest metadata", http.MethodGet, "/acr/v1/hello/_manifests", http.StatusNotFound,
+		{"unknown path", http.MethodGet, "/acr/v1/hello/_referrers", http.StatusNotFound,
 			`{"errors":[{"code":"NOT_FOUND","message":"the requested resource was not found"}]}`},
+		{"unknown manifest", http.MethodGet, "/acr/v1/hello/_manifests/sha256:" + strings.Repeat("0", 64), http.StatusNotFound,
+			`{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}`},
+		{"invalid digest", http.MethodGet, "/acr/v1/hello/_manifests/latest", http.StatusBadRequest,
+			`{"errors":[{"code":"DIGEST_INVALID","message":"provided digest did not match uploaded content"}]}`},
+		{"manifests of an unknown repository", http.MethodGet, "/acr/v1/nosuch/_manifests", http.StatusNotFound,
+			`{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry","detail":{"name":"nosuch"}}]}`},
+		{"invalid manifest orderby", http.MethodGet, "/acr/v1/hello/_manifests?orderby=size", http.StatusBadRequest,
+			`{"errors":[{"code":"UNSUPPORTED","message":"orderby \"size\" is not supported"}]}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -310,8 +321,10 @@ func TestACRErrors(t *testing.T) {
 			assert.Equal(t, tt.body+"\n", r.body)
 		})
 	}
-	r := e.do(http.MethodPatch, "/acr/v1/hello/_tags/v1", nil, admin)
-	assert.Equal(t, "GET, DELETE", r.header.Get("Allow"))
+	r := e.do(http.MethodPut, "/acr/v1/hello/_tags/v1", nil, admin)
+	assert.Equal(t, "GET, PATCH, DELETE", r.header.Get("Allow"))
+	r = e.do(http.MethodDelete, "/acr/v1/hello/_manifests", nil, admin)
+	assert.Equal(t, "GET", r.header.Get("Allow"))
 }
 
 // Each route needs its own action; a token for another one, or for
@@ -342,6 +355,11 @@ func TestACRAccess(t *testing.T) {
 		{"untag with metadata_read", http.MethodDelete, "/acr/v1/hello/_tags/v1", []token.Access{repo("hello", "metadata_read")}, http.StatusUnauthorized, "repository:hello:delete"},
 		{"delete with metadata_write", http.MethodDelete, "/acr/v1/hello", []token.Access{repo("hello", "metadata_read", "metadata_write")}, http.StatusUnauthorized, "repository:hello:delete"},
 		{"metadata_read with a wildcard", http.MethodGet, "/acr/v1/hello", []token.Access{repo("hello", "*")}, http.StatusOK, ""},
+		{"manifests", http.MethodGet, "/acr/v1/hello/_manifests", []token.Access{repo("hello", "metadata_read")}, http.StatusOK, ""},
+		{"manifests with pull", http.MethodGet, "/acr/v1/hello/_manifests", []token.Access{repo("hello", "pull")}, http.StatusUnauthorized, "repository:hello:metadata_read"},
+		{"patch with metadata_read", http.MethodPatch, "/acr/v1/hello", []token.Access{repo("hello", "metadata_read")}, http.StatusUnauthorized, "repository:hello:metadata_write"},
+		{"patch a tag with push", http.MethodPatch, "/acr/v1/hello/_tags/v1", []token.Access{repo("hello", "pull", "push", "delete")}, http.StatusUnauthorized, "repository:hello:metadata_write"},
+		{"patch", http.MethodPatch, "/acr/v1/hello/_tags/v1", []token.Access{repo("hello", "metadata_write")}, http.StatusOK, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -164,7 +164,7 @@ func TestV2Credentials(t *testing.T) {
 func TestUnknownPaths(t *testing.T) {
 	e := newEnv(t, defaultConfig(), nil)
 	want := `{"errors":[{"code":"NOT_FOUND","message":"the requested resource was not found"}]}` + "\n"
-	for _, path := range []string{"/", "/oauth2/other", "/acr/v1/hello/_manifests", "/v2/hello/referrers/", "/v2/a/b/c/nothing"} {
+	for _, path := range []string{"/", "/oauth2/other", "/acr/v1/hello/_referrers", "/v2/hello/referrers/", "/v2/a/b/c/nothing"} {
 		t.Run(path, func(t *testing.T) {
 			r := e.do(http.MethodGet, path, nil, basic(testName, testPW1))
 			assert.Equal(t, http.StatusNotFound, r.status)

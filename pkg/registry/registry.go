@@ -105,6 +105,7 @@ type Registry struct {
 	referrers *referrerIndex              // the OCI referrers API, which distribution lacks
 	driver    storagedriver.StorageDriver // distribution's storage driver (set by driverTap)
 	repos     *repoStore                  // ACR's metadata API (/acr/v1/) on that storage
+	attrs     *attributeStore             // changeableAttributes (attributes.go), enforced by locks.go
 
 	policy  atomic.Pointer[firewall.Policy]
 	creds   atomic.Pointer[credentials]
@@ -176,6 +177,10 @@ func New(opts Options, cfg Config) (*Registry, error) {
 		return nil, fmt.Errorf("registry %s: %w", cfg.Name, err)
 	}
 	if r.repos, err = newRepoStore(r.driver); err != nil {
+		_ = r.app.Shutdown()
+		return nil, fmt.Errorf("registry %s: %w", cfg.Name, err)
+	}
+	if r.attrs, err = loadAttributes(context.Background(), r.driver); err != nil {
 		_ = r.app.Shutdown()
 		return nil, fmt.Errorf("registry %s: %w", cfg.Name, err)
 	}
@@ -270,6 +275,9 @@ func (r *Registry) writeError(w http.ResponseWriter, req *http.Request, err erro
 // serveV2 hands the request to distribution with a writer that can replace
 // distribution's 401 and routing 404 bodies with ACR's.
 func (r *Registry) serveV2(w http.ResponseWriter, req *http.Request) {
+	if r.serveLocked(w, req) { // locks.go: changeableAttributes
+		return
+	}
 	if r.serveBlobFile(w, req) { // blobserve.go
 		return
 	}
