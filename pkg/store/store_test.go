@@ -117,21 +117,26 @@ func TestConcurrentUpdatesLoseNothing(t *testing.T) {
 	require.NoError(t, s.Update(func(tx *Tx) error { return tx.PutRegistry(Registry{Name: "counter"}) }))
 	const writers = 20
 	var wg sync.WaitGroup
+	errs := make(chan error, writers)
 	for i := 0; i < writers; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			require.NoError(t, s.Update(func(tx *Tx) error {
+			errs <- s.Update(func(tx *Tx) error {
 				r, err := tx.Registry("counter")
 				if err != nil {
 					return err
 				}
 				r.NetworkRuleSet.IPRules = append(r.NetworkRuleSet.IPRules, IPRule{Action: "Allow", Value: fmt.Sprintf("52.0.0.%d", i)})
 				return tx.PutRegistry(r)
-			}))
+			})
 		}(i)
 	}
 	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err) // in the test goroutine
+	}
 	var r Registry
 	require.NoError(t, s.View(func(tx *Tx) (err error) { r, err = tx.Registry("counter"); return }))
 	require.Len(t, r.NetworkRuleSet.IPRules, writers)
