@@ -18,11 +18,14 @@ variable "public_network_access_enabled" {
 
 provider "azurerm" {
   features {}
-  metadata_host   = var.metadata_host
-  tenant_id       = "22222222-2222-2222-2222-222222222222"
-  subscription_id = "11111111-1111-1111-1111-111111111111"
-  client_id       = "33333333-3333-3333-3333-333333333333"
-  client_secret   = "acremu-dev-secret"
+  # Registration on, as in provider v4 (newer versions default to "none"):
+  # the provider lists and registers resource providers first.
+  resource_provider_registrations = "core"
+  metadata_host                   = var.metadata_host
+  tenant_id                       = "22222222-2222-2222-2222-222222222222"
+  subscription_id                 = "11111111-1111-1111-1111-111111111111"
+  client_id                       = "33333333-3333-3333-3333-333333333333"
+  client_secret                   = "acremu-dev-secret"
 }
 
 resource "azurerm_resource_group" "rg" {
