@@ -154,6 +154,7 @@ type networkView struct {
 	ClientChecked bool
 	Unsaved       bool
 	Activity      *Activity
+	Connections   []connectionView // the Private access tab's table
 }
 
 func (p *Portal) networkView(r *http.Request, v regView, f networkForm) networkView {
@@ -184,7 +185,13 @@ func (p *Portal) networkingPage(w http.ResponseWriter, r *http.Request, c *call)
 	}
 	pg := registryPage(c, v, "networking", "Networking")
 	pg.Flash = flash(r)
-	pg.Body = p.networkView(r, v, savedForm(v))
+	nv := p.networkView(r, v, savedForm(v))
+	if nv.Tab == "private" && v.Premium {
+		if nv.Connections, err = c.connections(v); err != nil {
+			return err
+		}
+	}
+	pg.Body = nv
 	p.render(w, r, http.StatusOK, "networking", pg)
 	return nil
 }

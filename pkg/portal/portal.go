@@ -151,6 +151,7 @@ func (p *Portal) routes() chi.Router {
 	r.Post(reg+"/keys", p.authed(p.keys))
 	r.Get(reg+"/networking", p.authed(p.networkingPage))
 	r.Post(reg+"/networking", p.authed(p.networking))
+	r.Post(reg+"/networking/connections", p.authed(p.privateAccess))
 	r.Get(reg+"/delete", p.authed(p.deleteRegistryPage))
 	r.Post(reg+"/delete", p.authed(p.deleteRegistry))
 

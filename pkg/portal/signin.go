@@ -96,14 +96,16 @@ func safeNext(next string) string {
 // flashes are the confirmations a redirect after a change may ask for;
 // only these fixed texts can appear, never text from the URL.
 var flashes = map[string]string{
-	"created":          "The registry was created.",
-	"network-saved":    "Saved the network settings.",
-	"admin-enabled":    "The admin user is enabled.",
-	"admin-disabled":   "The admin user is disabled.",
-	"regenerated":      "The password was regenerated.",
-	"registry-deleted": "The registry was deleted.",
-	"group-deleted":    "The resource group and its registries were deleted.",
-	"signed-out":       "You have signed out.",
+	"created":             "The registry was created.",
+	"network-saved":       "Saved the network settings.",
+	"connection-approved": "The private endpoint connection is approved.",
+	"connection-rejected": "The private endpoint connection is rejected.",
+	"admin-enabled":       "The admin user is enabled.",
+	"admin-disabled":      "The admin user is disabled.",
+	"regenerated":         "The password was regenerated.",
+	"registry-deleted":    "The registry was deleted.",
+	"group-deleted":       "The resource group and its registries were deleted.",
+	"signed-out":          "You have signed out.",
 }
 
 func flash(r *http.Request) string { return flashes[r.URL.Query().Get("done")] }
