@@ -229,6 +229,7 @@ func (a *API) routes() chi.Router {
 		r.Post(registry+"/listcredentials", h(a.listCredentials))
 		r.Post(registry+"/regeneratecredential", h(a.regenerateCredential))
 		r.Get(registry+"/listusages", h(a.listUsages))
+		r.Post(registry+"/importimage", h(a.importImage))
 		a.networkRoutes(r, group, registry)
 		r.Post(registry+"/generatecredentials", h(a.generateCredentials))
 		r.Get(registry+"/scopemaps", h(a.listScopeMaps))
