@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -53,6 +54,10 @@ type Options struct {
 	// interval, which counts the denials left out. 0 means 10s; negative
 	// logs every denial. Stats and RecentDenials are exact either way.
 	DenyLogInterval time.Duration
+	// Lazy defers building distribution's application to the first
+	// request or Warm: starting many registries then costs little. An
+	// error in building it then answers that registry's requests with 500.
+	Lazy bool
 	// UploadPurgeAge is how old an unfinished blob upload must be before it
 	// is deleted (filesystem storage only). 0 means 168h, distribution's
 	// default; negative disables purging.
@@ -118,7 +123,11 @@ type Registry struct {
 	seq     uint64     // sequence number of the latest scheduled policy
 	applied uint64     // sequence number of the policy in effect
 	pending map[uint64]*time.Timer
-	closed  bool
+
+	backend     func() error // builds the backend (buildBackend with New's options)
+	backendOnce sync.Once
+	backendErr  error
+	closed      bool
 }
 
 // New validates cfg and opts, compiles the firewall policy and builds the
@@ -169,23 +178,64 @@ func New(opts Options, cfg Config) (*Registry, error) {
 	}
 	r.policy.Store(policy)
 	r.creds.Store(newCredentials(cfg))
-	if r.app, err = newApp(r, opts); err != nil {
+	if _, _, _, err := purgeSettings(opts); err != nil {
 		return nil, fmt.Errorf("registry %s: %w", cfg.Name, err)
 	}
-	if r.referrers, err = newReferrersFor(opts.StorageDir); err != nil {
-		_ = r.app.Shutdown()
-		return nil, fmt.Errorf("registry %s: %w", cfg.Name, err)
+	if opts.StorageDir != "" {
+		if err := os.MkdirAll(opts.StorageDir, 0o700); err != nil {
+			return nil, fmt.Errorf("registry %s: storage: %w", cfg.Name, err)
+		}
 	}
-	if r.repos, err = newRepoStore(r.driver); err != nil {
-		_ = r.app.Shutdown()
-		return nil, fmt.Errorf("registry %s: %w", cfg.Name, err)
+	r.backend = func() error { return r.buildBackend(opts) }
+	if opts.Lazy {
+		return r, nil
 	}
-	if r.attrs, err = loadAttributes(context.Background(), r.driver); err != nil {
-		_ = r.app.Shutdown()
-		return nil, fmt.Errorf("registry %s: %w", cfg.Name, err)
+	if err := r.ready(); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
+
+// buildBackend builds what serves requests after the firewall: the
+// distribution application and the views on its storage. It is the costly
+// part of a registry (distribution compiles its routes per application),
+// so with Options.Lazy it runs on first use or on Warm.
+func (r *Registry) buildBackend(opts Options) (err error) {
+	if r.app, err = newApp(r, opts); err != nil {
+		return fmt.Errorf("registry %s: %w", r.name, err)
+	}
+	defer func() {
+		if err != nil {
+			_ = r.app.Shutdown()
+			r.app = nil
+		}
+	}()
+	if r.referrers, err = newReferrersFor(opts.StorageDir); err != nil {
+		return fmt.Errorf("registry %s: %w", r.name, err)
+	}
+	if r.repos, err = newRepoStore(r.driver); err != nil {
+		return fmt.Errorf("registry %s: %w", r.name, err)
+	}
+	if r.attrs, err = loadAttributes(context.Background(), r.driver); err != nil {
+		return fmt.Errorf("registry %s: %w", r.name, err)
+	}
+	return nil
+}
+
+// ready builds the backend once; every request passes here after the
+// firewall, so what buildBackend set is visible to it.
+func (r *Registry) ready() error {
+	r.backendOnce.Do(func() { r.backendErr = r.backend() })
+	return r.backendErr
+}
+
+// ErrClosed is what Warm returns for a registry closed before its backend
+// was built.
+var ErrClosed = errors.New("registry closed")
+
+// Warm builds a lazily created registry's backend now, so its first
+// request does not wait for it.
+func (r *Registry) Warm() error { return r.ready() }
 
 func newCredentials(cfg Config) *credentials {
 	return &credentials{
@@ -208,6 +258,11 @@ func (r *Registry) Close() error {
 		delete(r.pending, seq)
 	}
 	r.mu.Unlock()
+	// A backend not built yet never will be; one being built is awaited.
+	r.backendOnce.Do(func() { r.backendErr = ErrClosed })
+	if r.app == nil {
+		return nil
+	}
 	return r.app.Shutdown()
 }
 
@@ -233,6 +288,10 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	r.allowed.Add(1)
+	if err := r.ready(); err != nil {
+		r.writeError(w, req, errInternal(err))
+		return
+	}
 	if !r.resolver.HeadersTrusted(client) {
 		stripForwarded(req.Header)
 	}

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -146,5 +147,42 @@ func TestTokenBinding(t *testing.T) {
 		now.Store(&later)
 		_, err := e.reg.verify(own, token.GrantAccess)
 		assert.ErrorIs(t, err, token.ErrInvalid)
+	})
+}
+
+// TestLazyBackend: a lazily created registry judges and serves requests as
+// an eager one does; its backend is built on first use or by Warm, and a
+// registry closed before that never builds it.
+func TestLazyBackend(t *testing.T) {
+	lazy := func(o *Options) {
+		o.Lazy = true
+		o.StorageDir = t.TempDir()
+	}
+	t.Run("first request builds it", func(t *testing.T) {
+		e := newEnv(t, defaultConfig(), lazy)
+		require.Nil(t, e.reg.app, "not built by New")
+		r := e.do(http.MethodGet, "/v2/", nil, basic(testName, testPW1))
+		assert.Equal(t, http.StatusOK, r.status, r.body)
+		require.NotNil(t, e.reg.app)
+	})
+	t.Run("denied before it is built", func(t *testing.T) {
+		e := newEnv(t, Config{Name: testName, Rules: denyAll()}, lazy)
+		r := e.do(http.MethodGet, "/v2/", nil, nil)
+		assert.Equal(t, http.StatusForbidden, r.status)
+		assert.Nil(t, e.reg.app, "the firewall answered without the backend")
+	})
+	t.Run("Warm builds it", func(t *testing.T) {
+		e := newEnv(t, defaultConfig(), lazy)
+		require.NoError(t, e.reg.Warm())
+		assert.NotNil(t, e.reg.app)
+	})
+	t.Run("closed before use", func(t *testing.T) {
+		cfg := defaultConfig()
+		cfg.ID, cfg.LoginServer = "id", "myreg.azurecr.io"
+		reg, err := New(Options{HTTPSecret: "s", Signer: testSigner, Logger: quietLogger(), Lazy: true, StorageDir: t.TempDir()}, cfg)
+		require.NoError(t, err)
+		require.NoError(t, reg.Close())
+		assert.ErrorIs(t, reg.Warm(), ErrClosed)
+		assert.Nil(t, reg.app)
 	})
 }

@@ -102,6 +102,7 @@ func (s *Server) prepareRegistry(rec store.Registry, tokens []registry.Token) (m
 		Resolver:    s.resolver,
 		Logger:      s.cfg.Logger,
 		RuleDelay:   s.cfg.RuleDelay,
+		Lazy:        s.restoring,
 
 		UploadPurgeAge:      s.cfg.UploadPurgeAge,
 		UploadPurgeInterval: s.cfg.UploadPurgeInterval,

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/acremu/acremu/pkg/firewall"
 	"github.com/acremu/acremu/pkg/mgmt"
 	"github.com/acremu/acremu/pkg/portal"
+	"github.com/acremu/acremu/pkg/registry"
 	"github.com/acremu/acremu/pkg/store"
 	"github.com/acremu/acremu/pkg/tlsca"
 	"github.com/acremu/acremu/pkg/token"
@@ -39,6 +41,7 @@ type Server struct {
 	front     []*portServer
 	frontPort int
 	ports     map[int]*portServer // per-registry ports
+	restoring bool                // New is restoring stored registries: build them lazily
 	closed    bool
 }
 
@@ -121,11 +124,17 @@ func New(cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// Stored registries start lazily (distribution's application is built
+	// on first use or by Start's warm-up), so start-up with many
+	// registries stays fast; registries created through ARM are built
+	// whole inside their transaction.
+	s.restoring = true
 	for _, rec := range recs {
 		if err := s.serveRegistry(rec); err != nil {
 			return nil, fmt.Errorf("restore registry %s: %w", rec.Name, err)
 		}
 	}
+	s.restoring = false
 	if cfg.DefaultRegistry != "" {
 		if _, _, err := s.api.EnsureRegistry(DefaultResourceGroup, cfg.DefaultRegistry); err != nil {
 			return nil, fmt.Errorf("default registry %s: %w", cfg.DefaultRegistry, err)
@@ -190,6 +199,17 @@ func (s *Server) Start() {
 	}
 	for _, p := range s.ports {
 		go p.serve()
+	}
+	go s.warmRegistries(s.regs.Load())
+}
+
+// warmRegistries builds the backends of lazily restored registries in the
+// background, one at a time, so first requests rarely wait for one.
+func (s *Server) warmRegistries(set *registrySet) {
+	for _, sr := range set.byName {
+		if err := sr.reg.Warm(); err != nil && !errors.Is(err, registry.ErrClosed) {
+			s.cfg.Logger.Error("registry backend", "registry", sr.rec.Name, "err", err)
+		}
 	}
 }
 

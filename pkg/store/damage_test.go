@@ -194,9 +194,9 @@ func TestOpenEmptyFileIsNew(t *testing.T) {
 func TestOpenLockTimeout(t *testing.T) {
 	s, path := openTemp(t)
 	tests := []struct {
-		name     string
-		timeout  time.Duration
-		min      time.Duration // it waited at least this long (no upper bound: machines can be busy)
+		name    string
+		timeout time.Duration
+		min     time.Duration // it waited at least this long (no upper bound: machines can be busy)
 	}{
 		{"fails at once", time.Nanosecond, 0},
 		{"waits for the timeout", 300 * time.Millisecond, 200 * time.Millisecond},
