@@ -50,7 +50,7 @@ func serveFlags() (*flag.FlagSet, *serveOptions) {
 	fs.Var(o.listen, "listen", "front-end `address` (repeatable); every port speaks plain HTTP and TLS")
 	fs.StringVar(&c.PublicHost, "public-host", d.PublicHost, "host `name` put into reported addresses (loginServer, realms)")
 	fs.StringVar(&c.DefaultRegistry, "default-registry", d.DefaultRegistry, "registry created at first start and served on the front end (empty: none)")
-	fs.StringVar(&o.registryPorts, "registry-ports", d.RegistryPorts.String(), "port `range` for the other registries, one port each")
+	fs.StringVar(&o.registryPorts, "registry-ports", d.RegistryPorts.String(), "port `range` for the other registries, one port each ('0': a free port the system picks for each)")
 	fs.StringVar(&c.Domain, "domain", "", "route registries by name: loginServer <name>.`DOMAIN` (instead of a port each)")
 	fs.StringVar(&c.Subscription, "subscription", d.Subscription, "subscription `id` of the development identity")
 	fs.StringVar(&c.Tenant, "tenant", d.Tenant, "tenant `id` of the development identity")

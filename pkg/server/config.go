@@ -33,8 +33,18 @@ const (
 // PortRange is an inclusive range of TCP ports.
 type PortRange struct{ First, Last int }
 
-// ParsePortRange parses "5001-5099" (or a single port).
+// EphemeralPorts lets the system choose each registry's port ("0").
+var EphemeralPorts = PortRange{0, 0}
+
+// Ephemeral reports whether every registry gets a port the system chooses.
+func (p PortRange) Ephemeral() bool { return p == EphemeralPorts }
+
+// ParsePortRange parses "5001-5099", a single port, or "0" (the system
+// chooses a free port for each registry).
 func ParsePortRange(s string) (PortRange, error) {
+	if strings.TrimSpace(s) == "0" {
+		return EphemeralPorts, nil
+	}
 	a, b, found := strings.Cut(strings.TrimSpace(s), "-")
 	if !found {
 		b = a
@@ -115,7 +125,7 @@ func (c *Config) validate() error {
 	if !c.InMemory && c.DataDir == "" {
 		errs = append(errs, errors.New("--data-dir must not be empty (or use --in-memory)"))
 	}
-	if c.Domain == "" && (c.RegistryPorts.First < 1 || c.RegistryPorts.Last < c.RegistryPorts.First) {
+	if c.Domain == "" && !c.RegistryPorts.Ephemeral() && (c.RegistryPorts.First < 1 || c.RegistryPorts.Last < c.RegistryPorts.First) {
 		errs = append(errs, errors.New("--registry-ports must be a range like 5001-5099"))
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {

@@ -259,6 +259,14 @@ func (h *hooks) AllocatePort(inUse []int) (int, error) {
 	for p := range s.ports {
 		used[p] = true
 	}
+	if s.cfg.RegistryPorts.Ephemeral() {
+		ln, err := net.Listen("tcp", s.portAddr(0))
+		if err != nil {
+			return 0, fmt.Errorf("%w: %w", mgmt.ErrNoPort, err)
+		}
+		defer ln.Close()
+		return ln.Addr().(*net.TCPAddr).Port, nil
+	}
 	for port := s.cfg.RegistryPorts.First; port <= s.cfg.RegistryPorts.Last; port++ {
 		if used[port] {
 			continue

@@ -320,6 +320,8 @@ func TestParsePortRange(t *testing.T) {
 	}{
 		{"5001-5099", PortRange{5001, 5099}, false},
 		{"6000", PortRange{6000, 6000}, false},
+		{"0", EphemeralPorts, false},
+		{" 0 ", EphemeralPorts, false},
 		{"5099-5001", PortRange{}, true},
 		{"0-10", PortRange{}, true},
 		{"a-b", PortRange{}, true},
