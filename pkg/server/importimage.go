@@ -91,7 +91,7 @@ func (s *Server) importImage(ctx context.Context, op mgmt.ImportOperation) error
 
 	srcT := s.importTransport(src.reg)
 	dstT := s.importTransport(dst.reg)
-	var srcAuth authn.Authenticator = authn.Anonymous
+	srcAuth := authn.Anonymous
 	switch {
 	case op.Credentials != nil:
 		srcAuth = authn.FromConfig(authn.AuthConfig{Username: op.Credentials.Username, Password: op.Credentials.Password})
