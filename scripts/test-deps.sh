@@ -68,4 +68,8 @@ done_step
 step "compose lab images (lab/build-offline.sh)"
 ACREMU_IMAGE=acremu:e2e ACREMU_LAB_CLIENT_IMAGE=acremu-lab-client:e2e bash "$root/lab/build-offline.sh"
 done_step
+# The Azure SDKs for JavaScript that e2e/jssdk_test.go runs, at the exact
+# versions in e2e/testdata/jssdk/package-lock.json, into its node_modules
+# (gitignored). Needs Node 20 or later and npm.
+step "JavaScript SDKs (npm ci in e2e/testdata/jssdk)"; command -v npm >/dev/null || { echo "npm not found: install Node.js 20 or later"; exit 1; }; (cd "$root/e2e/testdata/jssdk" && npm ci --no-audit --no-fund --loglevel=error); done_step
 step "Terraform azurerm provider, ~30 min the first time (scripts/build-terraform-provider.sh)"; bash "$root/scripts/build-terraform-provider.sh"; done_step
