@@ -281,7 +281,7 @@ func (r *Registry) serveTagList(w http.ResponseWriter, req *http.Request, name s
 	var onlyDigest digest.Digest
 	if s := q.Get("digest"); s != "" {
 		if onlyDigest, err = digest.Parse(s); err != nil {
-			return errDigestInvalid
+			return errBadDigest(s, err)
 		}
 	}
 	if err := r.requireRepository(req, name); err != nil {

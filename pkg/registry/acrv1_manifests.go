@@ -284,7 +284,7 @@ func (r *Registry) serveManifestList(w http.ResponseWriter, req *http.Request, n
 func (r *Registry) serveManifest(w http.ResponseWriter, req *http.Request, name, ref string) error {
 	d, err := digest.Parse(ref)
 	if err != nil {
-		return errDigestInvalid
+		return errBadDigest(ref, err)
 	}
 	var patch attributesPatch
 	if req.Method == http.MethodPatch {

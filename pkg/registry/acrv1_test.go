@@ -308,7 +308,7 @@ func TestACRErrors(t *testing.T) {
 		{"unknown manifest", http.MethodGet, "/acr/v1/hello/_manifests/sha256:" + strings.Repeat("0", 64), http.StatusNotFound,
 			`{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}`},
 		{"invalid digest", http.MethodGet, "/acr/v1/hello/_manifests/latest", http.StatusBadRequest,
-			`{"errors":[{"code":"DIGEST_INVALID","message":"provided digest did not match uploaded content"}]}`},
+			`{"errors":[{"code":"DIGEST_INVALID","message":"\u0027latest\u0027 is not a valid digest (want \u003calgorithm\u003e:\u003chex\u003e, e.g. sha256:…): invalid checksum digest format"}]}`},
 		{"manifests of an unknown repository", http.MethodGet, "/acr/v1/nosuch/_manifests", http.StatusNotFound,
 			`{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry","detail":{"name":"nosuch"}}]}`},
 		{"invalid manifest orderby", http.MethodGet, "/acr/v1/hello/_manifests?orderby=size", http.StatusBadRequest,

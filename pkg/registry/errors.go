@@ -96,3 +96,9 @@ var (
 func errInternal(cause error) *regError {
 	return &regError{Status: http.StatusInternalServerError, Code: "UNKNOWN", Message: "unknown error", Detail: jsonNull, Err: cause}
 }
+
+// WriteError writes a response in the registry's error envelope, for
+// requests that reach no registry (the front end's unknown hosts).
+func WriteError(w http.ResponseWriter, status int, code, message string) error {
+	return (&regError{Status: status, Code: code, Message: message}).Write(w)
+}

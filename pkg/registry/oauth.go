@@ -1,11 +1,9 @@
 package registry
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -117,7 +115,8 @@ func (r *Registry) serveToken(w http.ResponseWriter, req *http.Request) error {
 			return errInternal(err)
 		}
 	}
-	return writeJSON(w, resp)
+	w.Header().Set("Cache-Control", "no-store") // tokens
+	return writeJSONStatus(w, http.StatusOK, resp)
 }
 
 // tokenRequester authenticates a GET token request: Basic credentials, or
@@ -177,7 +176,8 @@ func (r *Registry) serveExchange(w http.ResponseWriter, req *http.Request) error
 	if err != nil {
 		return errInternal(err)
 	}
-	return writeJSON(w, tokenResponse{RefreshToken: refresh})
+	w.Header().Set("Cache-Control", "no-store") // tokens
+	return writeJSONStatus(w, http.StatusOK, tokenResponse{RefreshToken: refresh})
 }
 
 // signRefresh mints an ACR refresh token for this registry with every
@@ -216,21 +216,6 @@ func (r *Registry) checkService(req *http.Request) error {
 		return nil
 	}
 	return errRefused(fmt.Sprintf("the service '%s' is not this registry; its login server is '%s'", s, r.loginServer), nil)
-}
-
-// writeJSON writes a 200 JSON response.
-func writeJSON(w http.ResponseWriter, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return errInternal(err)
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b) // too late for an error response
-	return nil
 }
 
 var errAnonymousDisabled = errors.New("no credentials, and anonymous pull is not enabled")

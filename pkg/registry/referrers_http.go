@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -25,8 +26,7 @@ const (
 )
 
 var (
-	errNameInvalid   = &regError{Status: http.StatusBadRequest, Code: "NAME_INVALID", Message: "invalid repository name"}
-	errDigestInvalid = &regError{Status: http.StatusBadRequest, Code: "DIGEST_INVALID", Message: "provided digest did not match uploaded content"}
+	errNameInvalid = &regError{Status: http.StatusBadRequest, Code: "NAME_INVALID", Message: "invalid repository name"}
 )
 
 // serveDistribution serves a /v2/ request that passed the firewall. The
@@ -95,7 +95,7 @@ func (r *Registry) serveReferrers(w http.ResponseWriter, req *http.Request, name
 	}
 	subject, err := digest.Parse(ref)
 	if err != nil {
-		return errDigestInvalid
+		return errBadDigest(ref, err)
 	}
 	artifactType := req.URL.Query().Get("artifactType")
 	descs, err := r.referrers.list(req.Context(), name, subject, artifactType)
@@ -233,3 +233,11 @@ func (w *hookWriter) Flush() {
 }
 
 func (w *hookWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// errBadDigest refuses a digest in a path or query that does not parse.
+// The code is distribution's; the message says what was wrong with the
+// value, where distribution's generic one speaks of uploaded content.
+func errBadDigest(value string, err error) *regError {
+	return &regError{Status: http.StatusBadRequest, Code: "DIGEST_INVALID",
+		Message: fmt.Sprintf("'%s' is not a valid digest (want <algorithm>:<hex>, e.g. sha256:…): %v", value, err)}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/acremu/acremu/pkg/firewall"
+	"github.com/acremu/acremu/pkg/registry"
 )
 
 // routes is the handler of one port. boundRegistry is the lower-cased name
@@ -24,7 +25,7 @@ func (s *Server) routes(boundRegistry string) http.Handler {
 	dataPlane := func(w http.ResponseWriter, req *http.Request) {
 		sr := s.pick(boundRegistry, req.Host)
 		if sr == nil {
-			writeRegistryError(w, http.StatusNotFound, "NAME_UNKNOWN", "no registry is served at "+req.Host)
+			registry.WriteError(w, http.StatusNotFound, "NAME_UNKNOWN", "no registry is served at "+req.Host)
 			return
 		}
 		sr.reg.ServeHTTP(w, req)
@@ -100,18 +101,9 @@ func (s *Server) clientOf(req *http.Request) firewall.Client { return s.resolver
 
 func (s *Server) caCert(w http.ResponseWriter, _ *http.Request) {
 	if s.ca == nil {
-		writeRegistryError(w, http.StatusNotFound, "NOT_FOUND", "acremu serves a user-supplied certificate (--tls-cert); it has no CA")
+		registry.WriteError(w, http.StatusNotFound, "NOT_FOUND", "acremu serves a user-supplied certificate (--tls-cert); it has no CA")
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-pem-file")
 	w.Write(s.ca.CertPEM())
-}
-
-// writeRegistryError writes the registry error envelope for requests that
-// reach no registry.
-func writeRegistryError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Docker-Distribution-Api-Version", "registry/2.0")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]string{{"code": code, "message": msg}}})
 }
