@@ -18,6 +18,8 @@ const (
 	ActionDeny           = "Deny"
 	BypassAzureServices  = "AzureServices"
 	BypassNone           = "None"
+	EndpointIPv4         = "IPv4"
+	EndpointIPv4AndIPv6  = "IPv4AndIPv6"
 )
 
 // Rules is a registry's network configuration exactly as ARM stores it.
@@ -31,6 +33,9 @@ type Rules struct {
 	// PrivateEndpointNetworks names the virtual networks with an approved
 	// private endpoint connection to the registry.
 	PrivateEndpointNetworks []string
+	// EndpointProtocol is "IPv4" (public endpoints have IPv4 addresses
+	// only) or "IPv4AndIPv6" (dual stack); empty means IPv4, ARM's default.
+	EndpointProtocol string
 }
 
 // Reason says why Decide allowed or denied a client.
@@ -43,6 +48,7 @@ const (
 	ReasonPublicAccessDisabled               // public network access is Disabled
 	ReasonNotInIPRules                       // default action Deny and no rule matched
 	ReasonTrustedService                     // a trusted service with its managed identity
+	ReasonIPv6NotEnabled                     // arrived over IPv6 at a registry whose endpointProtocol is IPv4
 )
 
 var reasonText = [...]string{
@@ -52,6 +58,7 @@ var reasonText = [...]string{
 	ReasonPublicAccessDisabled: "public network access disabled",
 	ReasonNotInIPRules:         "default action Deny and no IP rule matches",
 	ReasonTrustedService:       "trusted service",
+	ReasonIPv6NotEnabled:       "arrived over IPv6 but endpointProtocol is IPv4 (the registry has no IPv6 address)",
 }
 
 func (r Reason) String() string {
@@ -84,6 +91,7 @@ type Policy struct {
 	publicDisabled bool
 	defaultAllow   bool
 	bypass         bool // trusted services pass the rules
+	ipv6           bool // endpointProtocol IPv4AndIPv6: public clients may arrive over IPv6
 	contains       func(netip.Addr) bool
 	private        networkSet
 }
@@ -133,6 +141,11 @@ func NewPolicy(r Rules) (*Policy, error) {
 	default:
 		return nil, fmt.Errorf("networkRuleBypassOptions %q: want AzureServices or None", r.NetworkRuleBypassOptions)
 	}
+	switch r.EndpointProtocol {
+	case "", EndpointIPv4, EndpointIPv4AndIPv6:
+	default:
+		return nil, fmt.Errorf("endpointProtocol %q: want IPv4 or IPv4AndIPv6", r.EndpointProtocol)
+	}
 	private, err := newNetworkSet(r.PrivateEndpointNetworks)
 	if err != nil {
 		return nil, err
@@ -147,10 +160,11 @@ func NewPolicy(r Rules) (*Policy, error) {
 	}
 	return &Policy{
 		rules: Rules{r.PublicNetworkAccess, r.DefaultAction, slices.Clone(r.IPRules),
-			r.NetworkRuleBypassOptions, slices.Clone(r.PrivateEndpointNetworks)},
+			r.NetworkRuleBypassOptions, slices.Clone(r.PrivateEndpointNetworks), r.EndpointProtocol},
 		publicDisabled: r.PublicNetworkAccess == PublicAccessDisabled,
 		defaultAllow:   r.DefaultAction != ActionDeny,
 		bypass:         r.NetworkRuleBypassOptions != BypassNone,
+		ipv6:           r.EndpointProtocol == EndpointIPv4AndIPv6,
 		contains:       newContainsFunc(prefixes),
 		private:        private,
 	}, nil
@@ -170,13 +184,19 @@ func (p *Policy) Rules() Rules {
 // firewall; Disabled public access denies everyone else; default action
 // Allow admits everyone; otherwise only addresses inside an IP rule. A
 // denial of a trusted-service source is marked TrustedService when the
-// registry lets trusted services bypass its rules. c.Addr must already be
+// registry lets trusted services bypass its rules. A public client whose
+// address is IPv6 (c.Addr, after NAT: a NAT that maps an IPv6 source to an
+// IPv4 address makes a client that reaches registries over IPv4) reaches
+// only a registry whose endpointProtocol is IPv4AndIPv6: with IPv4 the
+// registry's names have no AAAA record in Azure. c.Addr must already be
 // unmapped (Resolver guarantees it).
 func (p *Policy) Decide(c Client) Decision {
 	var d Decision
 	switch {
 	case p.private.has(c.Network):
 		return Decision{Allowed: true, Reason: ReasonPrivateEndpoint}
+	case !p.ipv6 && c.Addr.Is6():
+		return Decision{Reason: ReasonIPv6NotEnabled}
 	case p.publicDisabled:
 		d = Decision{Reason: ReasonPublicAccessDisabled}
 	case p.defaultAllow:

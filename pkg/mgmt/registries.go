@@ -40,7 +40,9 @@ func (a *API) inGroup(reg store.Registry, g store.ResourceGroup) bool {
 }
 
 func (a *API) render(r *http.Request, reg store.Registry) registryJSON {
-	return renderRegistry(reg, state(r).apiVersion, a.cfg.Hooks.LoginServer(reg))
+	out := renderRegistry(reg, state(r).apiVersion, a.cfg.Hooks.LoginServer(reg))
+	a.renderDataEndpoints(reg, &out) // dataendpoints.go
+	return out
 }
 
 // putRegistry creates a registry (201) or replaces the definition of one in

@@ -34,7 +34,23 @@ func (r *Registry) deny(w http.ResponseWriter, req *http.Request, c firewall.Cli
 	if logIt {
 		r.logDenial(req, c, reason, suppressed)
 	}
+	if d.Reason == firewall.ReasonIPv6NotEnabled && dropConnection(w) {
+		return
+	}
 	_ = errDenied(c.Addr.String()).Write(w)
+}
+
+// dropConnection closes the request's connection without an answer and
+// reports whether it could. A registry whose endpointProtocol is IPv4 has
+// no IPv6 address in Azure (no AAAA record), so a client on IPv6 never
+// reaches it; here it meets a connection that closes before any response.
+func dropConnection(w http.ResponseWriter) bool {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
 }
 
 // stripForwarded removes forwarding headers a client may not set: only a

@@ -33,6 +33,10 @@ type Config struct {
 	// Tokens are the registry's repository-scoped tokens, each with the
 	// actions of its scope map; they swap at once with the credentials.
 	Tokens []Token
+	// DataEndpoint is the host[:port] of the registry's dedicated data
+	// endpoint in its home region (dataendpoint.go): blob GETs answer 307
+	// with a signed link to it. "" serves blobs directly.
+	DataEndpoint string
 }
 
 // Options are a registry's fixed dependencies.
@@ -90,6 +94,7 @@ type credentials struct {
 	passwords     [2]string
 	anonymousPull bool
 	tokens        tokenSet
+	dataEndpoint  string // Config.DataEndpoint
 }
 
 // Registry is the data plane of one emulated registry. It is an
@@ -106,6 +111,7 @@ type Registry struct {
 	delay       time.Duration
 	app         *handlers.App
 	storageDir  string // distribution's filesystem root; "" for in-memory storage
+	dataKey     []byte // signs data-endpoint links (dataendpoint.go)
 
 	referrers *referrerIndex              // the OCI referrers API, which distribution lacks
 	driver    storagedriver.StorageDriver // distribution's storage driver (set by driverTap)
@@ -174,6 +180,7 @@ func New(opts Options, cfg Config) (*Registry, error) {
 		now:         opts.Now,
 		delay:       opts.RuleDelay,
 		storageDir:  opts.StorageDir,
+		dataKey:     dataLinkKey(opts.HTTPSecret, cfg.ID),
 		pending:     make(map[uint64]*time.Timer),
 	}
 	r.policy.Store(policy)
@@ -243,6 +250,7 @@ func newCredentials(cfg Config) *credentials {
 		passwords:     cfg.Passwords,
 		anonymousPull: cfg.AnonymousPullEnabled,
 		tokens:        compileTokens(cfg.Tokens),
+		dataEndpoint:  cfg.DataEndpoint,
 	}
 }
 
@@ -335,6 +343,9 @@ func (r *Registry) writeError(w http.ResponseWriter, req *http.Request, err erro
 // distribution's 401 and routing 404 bodies with ACR's.
 func (r *Registry) serveV2(w http.ResponseWriter, req *http.Request) {
 	if r.serveLocked(w, req) { // locks.go: changeableAttributes
+		return
+	}
+	if r.redirectBlob(w, req) { // dataendpoint.go
 		return
 	}
 	if r.serveBlobFile(w, req) { // blobserve.go

@@ -54,6 +54,7 @@ func (s *Server) registryConfig(rec store.Registry, tokens []registry.Token) reg
 			IPRules:                  ips,
 			NetworkRuleBypassOptions: rec.NetworkRuleBypassOptions,
 			PrivateEndpointNetworks:  store.ApprovedNetworks(rec.PrivateEndpointConnections),
+			EndpointProtocol:         rec.EndpointProtocol,
 		},
 		AdminUserEnabled:     rec.AdminUserEnabled,
 		Passwords:            rec.Passwords,
@@ -77,22 +78,31 @@ func (s *Server) prepareRegistry(rec store.Registry, tokens []registry.Token) (m
 	if s.closed {
 		return mgmt.PreparedChange{}, errors.New("acremu is shutting down")
 	}
+	data, err := s.planDataEndpoints(rec) // dataendpoints.go
+	if err != nil {
+		return mgmt.PreparedChange{}, err
+	}
 	if sr, ok := s.regs.Load().byName[key]; ok {
 		if tokens == nil {
 			tokens = sr.tokens
 		}
-		apply, err := sr.reg.PrepareUpdate(s.registryConfig(rec, tokens))
+		cfg := s.registryConfig(rec, tokens)
+		cfg.DataEndpoint = data.target
+		apply, err := sr.reg.PrepareUpdate(cfg)
 		if err != nil {
+			data.discard()
 			return mgmt.PreparedChange{}, err
 		}
 		return mgmt.PreparedChange{Apply: func() {
 			apply()
 			s.mu.Lock()
 			defer s.mu.Unlock()
+			data.apply(s)
 			s.publish(key, &servedRegistry{rec: rec, tokens: tokens, reg: sr.reg})
-		}}, nil
+		}, Discard: data.discard}, nil
 	}
 	cfg := s.registryConfig(rec, tokens)
+	cfg.DataEndpoint = data.target
 
 	reg, err := registry.New(registry.Options{
 		StorageDir:  s.storageDir(rec),
@@ -109,6 +119,7 @@ func (s *Server) prepareRegistry(rec store.Registry, tokens []registry.Token) (m
 		DenyLogInterval:     s.cfg.DenyLogInterval,
 	}, cfg)
 	if err != nil {
+		data.discard()
 		return mgmt.PreparedChange{}, err
 	}
 	var port *portServer
@@ -116,6 +127,7 @@ func (s *Server) prepareRegistry(rec store.Registry, tokens []registry.Token) (m
 		ln, err := net.Listen("tcp", s.portAddr(rec.Port))
 		if err != nil {
 			reg.Close()
+			data.discard()
 			return mgmt.PreparedChange{}, fmt.Errorf("%w: port %d: %w", mgmt.ErrNoPort, rec.Port, err)
 		}
 		port = s.newPortServer(ln, key)
@@ -130,9 +142,11 @@ func (s *Server) prepareRegistry(rec store.Registry, tokens []registry.Token) (m
 					go port.serve()
 				}
 			}
+			data.apply(s)
 			s.publish(key, &servedRegistry{rec: rec, tokens: tokens, reg: reg})
 		},
 		Discard: func() {
+			data.discard()
 			if port != nil {
 				port.ln.Close()
 			}
@@ -187,10 +201,15 @@ func (s *Server) removeRegistry(rec store.Registry) {
 		p = s.ports[rec.Port]
 		delete(s.ports, rec.Port)
 	}
+	dataPorts := s.removeDataEndpointsLocked(key)
 	s.mu.Unlock()
 	if p != nil {
 		p.srv.Close() // also drops keep-alive connections to the deleted registry
 		p.ln.Close()
+	}
+	for _, dp := range dataPorts {
+		dp.srv.Close()
+		dp.ln.Close()
 	}
 	if ok {
 		sr.reg.Close()
@@ -249,14 +268,8 @@ func (h *hooks) AllocatePort(inUse []int) (int, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	used := map[int]bool{}
+	used := s.usedPortsLocked() // front end, registries, data endpoints
 	for _, p := range inUse {
-		used[p] = true
-	}
-	for _, p := range s.front {
-		used[p.ln.Addr().(*net.TCPAddr).Port] = true
-	}
-	for p := range s.ports {
 		used[p] = true
 	}
 	if s.cfg.RegistryPorts.Ephemeral() {

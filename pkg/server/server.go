@@ -40,8 +40,9 @@ type Server struct {
 	mu        sync.Mutex // serialises changes to the registry set and ports
 	front     []*portServer
 	frontPort int
-	ports     map[int]*portServer // per-registry ports
-	restoring bool                // New is restoring stored registries: build them lazily
+	ports     map[int]*portServer    // per-registry ports
+	dataPorts map[string][]*dataPort // data endpoint ports by registry key (dataendpoints.go)
+	restoring bool                   // New is restoring stored registries: build them lazily
 	closed    bool
 }
 
@@ -172,7 +173,7 @@ func (s *Server) setupTLS() error {
 func (s *Server) newPortServer(ln net.Listener, boundRegistry string) *portServer {
 	dl := newDualListener(ln, s.tlsConfig, s.resolver, s.cfg.Logger)
 	srv := &http.Server{
-		Handler:           limitBodies(s.routes(boundRegistry), unauthBodyTimeout, unauthBodyMaxBytes),
+		Handler:           limitBodies(s.dataHosts(boundRegistry, s.routes(boundRegistry)), unauthBodyTimeout, unauthBodyMaxBytes),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          nil,
@@ -220,6 +221,11 @@ func (s *Server) Close(ctx context.Context) error {
 	servers := append([]*portServer(nil), s.front...)
 	for _, p := range s.ports {
 		servers = append(servers, p)
+	}
+	for _, dps := range s.dataPorts {
+		for _, dp := range dps {
+			servers = append(servers, dp.ps)
+		}
 	}
 	s.mu.Unlock()
 	for _, p := range servers {
