@@ -93,6 +93,7 @@ var ruleSets = []ruleSet{
 func TestDecideExamples(t *testing.T) {
 	inside := netip.MustParseAddr("198.51.100.7")
 	outside := netip.MustParseAddr("192.0.2.7")
+	v6 := netip.MustParseAddr("2001:db8::10")
 	rules := []string{"198.51.100.0/24"}
 	tests := []struct {
 		name   string
@@ -117,6 +118,15 @@ func TestDecideExamples(t *testing.T) {
 		{"trusted service, bypass None", Rules{DefaultAction: ActionDeny, NetworkRuleBypassOptions: BypassNone}, Client{Addr: outside, TrustedService: true}, Decision{Allowed: false, Reason: ReasonNotInIPRules}},
 		{"trusted service allowed anyway", Rules{}, Client{Addr: outside, TrustedService: true}, Decision{Allowed: true, Reason: ReasonDefaultAllow}},
 		{"invalid address denied", Rules{DefaultAction: ActionDeny, IPRules: rules}, Client{}, Decision{Allowed: false, Reason: ReasonNotInIPRules}},
+		{"ipv6 client of an IPv4 registry", Rules{}, Client{Addr: v6, Source: v6}, Decision{Reason: ReasonIPv6NotEnabled}},
+		{"ipv6 client of an explicit IPv4 registry", Rules{EndpointProtocol: EndpointIPv4}, Client{Addr: v6, Source: v6}, Decision{Reason: ReasonIPv6NotEnabled}},
+		{"ipv6 source NATed to IPv4 reaches over IPv4", Rules{}, Client{Addr: outside, Source: v6}, Decision{Allowed: true, Reason: ReasonDefaultAllow}},
+		{"ipv6 trusted service cannot reach an IPv4 registry", Rules{DefaultAction: ActionDeny}, Client{Addr: v6, TrustedService: true}, Decision{Reason: ReasonIPv6NotEnabled}},
+		{"ipv6 private endpoint client", Rules{PrivateEndpointNetworks: []string{"a1"}}, Client{Addr: v6, Network: "a1"}, Decision{Allowed: true, Reason: ReasonPrivateEndpoint}},
+		{"dual stack admits ipv6 with Allow", Rules{EndpointProtocol: EndpointIPv4AndIPv6}, Client{Addr: v6}, Decision{Allowed: true, Reason: ReasonDefaultAllow}},
+		{"dual stack: IP rules never match ipv6", Rules{EndpointProtocol: EndpointIPv4AndIPv6, DefaultAction: ActionDeny, IPRules: rules}, Client{Addr: v6}, Decision{Reason: ReasonNotInIPRules}},
+		{"dual stack: disabled denies ipv6", Rules{EndpointProtocol: EndpointIPv4AndIPv6, PublicNetworkAccess: PublicAccessDisabled}, Client{Addr: v6}, Decision{Reason: ReasonPublicAccessDisabled}},
+		{"dual stack: ipv6 trusted service may prove itself", Rules{EndpointProtocol: EndpointIPv4AndIPv6, DefaultAction: ActionDeny}, Client{Addr: v6, TrustedService: true}, Decision{Reason: ReasonNotInIPRules, TrustedService: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -348,6 +358,7 @@ func TestNewPolicyRejects(t *testing.T) {
 		{"publicNetworkAccess wrong case", Rules{PublicNetworkAccess: "enabled"}, `publicNetworkAccess "enabled"`},
 		{"defaultAction unknown", Rules{DefaultAction: "Block"}, `defaultAction "Block"`},
 		{"defaultAction wrong case", Rules{DefaultAction: "deny"}, `defaultAction "deny"`},
+		{"endpointProtocol unknown", Rules{EndpointProtocol: "IPv6"}, `endpointProtocol "IPv6"`},
 		{"ipv6 address", Rules{IPRules: []string{"::1"}}, "only IPv4"},
 		{"ipv6 range", Rules{IPRules: []string{"2001:db8::/32"}}, "only IPv4"},
 		{"ipv4-mapped ipv6", Rules{IPRules: []string{"::ffff:1.2.3.4"}}, "only IPv4"},
@@ -413,6 +424,7 @@ func TestReasonString(t *testing.T) {
 		{ReasonPublicAccessDisabled, "public network access disabled"},
 		{ReasonNotInIPRules, "default action Deny and no IP rule matches"},
 		{ReasonTrustedService, "trusted service"},
+		{ReasonIPv6NotEnabled, "arrived over IPv6 but endpointProtocol is IPv4 (the registry has no IPv6 address)"},
 		{Reason(200), "Reason(200)"},
 	}
 	for _, tt := range tests {

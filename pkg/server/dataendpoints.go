@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/acremu/acremu/pkg/mgmt"
+	"github.com/acremu/acremu/pkg/registry"
 	"github.com/acremu/acremu/pkg/store"
 )
 
@@ -209,7 +209,7 @@ func (s *Server) newDataPortServer(ln net.Listener, key string) *portServer {
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			sr := s.regs.Load().byName[key]
 			if sr == nil {
-				writeDataEndpointError(w, http.StatusNotFound, "NAME_UNKNOWN", "no registry is served at "+req.Host)
+				registry.WriteError(w, http.StatusNotFound, "NAME_UNKNOWN", "no registry is served at "+req.Host)
 				return
 			}
 			sr.reg.ServeDataEndpoint(w, req)
@@ -240,7 +240,7 @@ func (s *Server) dataHosts(boundRegistry string, next http.Handler) http.Handler
 		name, region, _ := strings.Cut(rest, ".")
 		sr := s.regs.Load().byName[name]
 		if sr == nil || !containsFold(dataRegions(sr.rec), region) {
-			writeDataEndpointError(w, http.StatusNotFound, "NAME_UNKNOWN", "no data endpoint is served at "+req.Host)
+			registry.WriteError(w, http.StatusNotFound, "NAME_UNKNOWN", "no data endpoint is served at "+req.Host)
 			return
 		}
 		sr.reg.ServeDataEndpoint(w, req)
@@ -283,12 +283,3 @@ func (h *hooks) DataEndpointHostNames(rec store.Registry) []string {
 }
 
 var _ mgmt.DataEndpointHooks = (*hooks)(nil)
-
-// writeDataEndpointError answers a request for a data endpoint acremu does
-// not serve, in the registry's error envelope.
-func writeDataEndpointError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Docker-Distribution-Api-Version", "registry/2.0")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]string{{"code": code, "message": msg}}})
-}
