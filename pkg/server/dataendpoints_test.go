@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -169,4 +170,50 @@ func TestDataEndpoints(t *testing.T) {
 	assert.Equal(t, string(content), body)
 	_, err = net.Dial("tcp", "127.0.0.1:"+homePort)
 	assert.Error(t, err, fmt.Sprintf("data endpoint port %s still open", homePort))
+}
+
+// With --domain the data endpoints are <registry>.<region>.data.<domain> on
+// the front-end port, routed by Host.
+func TestDataEndpointsByDomain(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Domain = "acremu.test"
+	cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	s := startServer(t, cfg)
+	c := newClient(t, s)
+	login, password := createRegistry(t, c, "rg", "contoso", false)
+	front := fmt.Sprintf("127.0.0.1:%d", s.FrontPort())
+	status, tok := registryToken(t, c, front, login, login, "contoso", password, "repository:team/app:pull,push")
+	require.Equal(t, 200, status, tok)
+	content := []byte("bytes by domain")
+	// pushBlob sends no Host of its own: push through a client that names the registry.
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, front)
+	}}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	dgst := pushBlob(t, &client{t: t, base: c.base, http: hc}, login, "team/app", tok, content)
+
+	status, m := c.arm("PATCH", regPath("rg", "contoso"), map[string]any{"properties": map[string]any{"dataEndpointEnabled": true}})
+	require.Equal(t, 200, status, m)
+	dataHost := fmt.Sprintf("contoso.eastus.data.acremu.test:%d", s.FrontPort())
+	assert.Equal(t, []any{dataHost}, m["properties"].(map[string]any)["dataEndpointHostNames"])
+
+	resp, _ := getFrom(t, hc, "http://"+login+"/v2/team/app/blobs/"+dgst, "", tok)
+	require.Equal(t, http.StatusTemporaryRedirect, resp.StatusCode)
+	loc := resp.Header.Get("Location")
+	require.True(t, strings.HasPrefix(loc, "http://"+dataHost+"/?t="), loc)
+	tests := []struct {
+		name, url string
+		status    int
+		body      string
+	}{
+		{"the data endpoint by Host", loc, 200, string(content)},
+		{"an unknown region", strings.Replace(loc, ".eastus.", ".westus.", 1), 404, "NAME_UNKNOWN"},
+		{"an unknown registry", strings.Replace(loc, "contoso.", "fabrikam.", 1), 404, "NAME_UNKNOWN"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := getFrom(t, hc, tt.url, "", "")
+			assert.Equal(t, tt.status, resp.StatusCode, body)
+			assert.Contains(t, body, tt.body)
+		})
+	}
 }

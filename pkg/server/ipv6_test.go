@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -108,4 +109,33 @@ func TestEndpointProtocol(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, 200, resp.StatusCode)
+}
+
+// TestEndpointProtocolOnWildcardListener listens on [::] (one dual-stack
+// socket): IPv4 clients arrive IPv4-mapped and are unmapped, so only the
+// IPv6 client meets the IPv4 registry's closed connection.
+func TestEndpointProtocolOnWildcardListener(t *testing.T) {
+	if !hasIPv6Loopback() {
+		t.Skip("no IPv6 loopback on this machine")
+	}
+	cfg := testConfig(t)
+	cfg.Listen = []string{"[::]:0"}
+	cfg.NAT = []firewall.NAT{
+		{From: netip.MustParsePrefix("127.0.0.0/8"), To: firewall.DocumentationNATAddr},
+		{From: netip.MustParsePrefix("::1/128"), To: netip.MustParseAddr("2001:db8::10")},
+	}
+	s, err := New(cfg)
+	if err != nil && strings.Contains(err.Error(), "listen") {
+		t.Skip("cannot listen on [::]: ", err)
+	}
+	require.NoError(t, err)
+	s.Start()
+	t.Cleanup(func() { s.Close(context.Background()) })
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := hc.Get(fmt.Sprintf("http://127.0.0.1:%d/v2/", s.FrontPort()))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, 401, resp.StatusCode)
+	_, err = hc.Get(fmt.Sprintf("http://[::1]:%d/v2/", s.FrontPort()))
+	require.Error(t, err, "an IPv6 client reached an IPv4 registry")
 }
