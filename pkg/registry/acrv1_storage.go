@@ -49,6 +49,7 @@ const repositoriesRoot = "/docker/registry/v2/repositories"
 type repoStore struct {
 	driver storagedriver.StorageDriver
 	ns     distribution.Namespace
+	hidden func(name string) bool // repositories left out of the catalog
 }
 
 func newRepoStore(d storagedriver.StorageDriver) (*repoStore, error) {
@@ -59,7 +60,7 @@ func newRepoStore(d storagedriver.StorageDriver) (*repoStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
 	}
-	return &repoStore{driver: d, ns: ns}, nil
+	return &repoStore{driver: d, ns: ns, hidden: func(string) bool { return false }}, nil
 }
 
 // tagInfo is one tag: the manifest it names, when it was created (it last
@@ -111,7 +112,7 @@ func (s *repoStore) repositories(ctx context.Context, n int, last string) ([]str
 	}
 	// Only repositories with a manifest are listed, as in /v2/_catalog.
 	buf := make([]string, n)
-	k, err := visibleRepositories(ctx, s.ns, s.driver, buf, last)
+	k, err := visibleRepositories(ctx, s.ns, s.driver, s.hidden, buf, last)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, false, err
 	}

@@ -89,7 +89,7 @@ func newApp(r *Registry, opts Options) (app *handlers.App, err error) {
 	cfg.Auth = configuration.Auth{accessControllerName: configuration.Parameters{accessControllerOption: r}}
 	cfg.Middleware = map[string][]configuration.Middleware{
 		"storage":  {{Name: driverTapName, Options: configuration.Parameters{accessControllerOption: r}}},
-		"registry": {{Name: catalogFilterName}},
+		"registry": {{Name: catalogFilterName, Options: configuration.Parameters{accessControllerOption: r}}},
 	}
 
 	defer func() {

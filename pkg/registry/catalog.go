@@ -11,7 +11,7 @@ import (
 )
 
 // catalogFilterName is the registry middleware that hides repositories
-// without manifests from distribution's /v2/_catalog.
+// without manifests, and unlisted ones, from distribution's /v2/_catalog.
 const catalogFilterName = "acremu-catalog-filter"
 
 // errStopWalk ends a storage walk early.
@@ -41,11 +41,12 @@ func hasManifest(ctx context.Context, d storagedriver.StorageDriver, name string
 }
 
 // visibleRepositories fills repos with the names after last that have a
-// manifest, in distribution's order, and returns how many it filled. Like
+// manifest and are not hidden (a repository whose listEnabled is false),
+// in distribution's order, and returns how many it filled. Like
 // distribution.Namespace.Repositories, the error is io.EOF when no
 // further such repository exists: it looks one name ahead so that a page
 // never promises a next page that would be empty.
-func visibleRepositories(ctx context.Context, ns distribution.Namespace, d storagedriver.StorageDriver, repos []string, last string) (int, error) {
+func visibleRepositories(ctx context.Context, ns distribution.Namespace, d storagedriver.StorageDriver, hidden func(string) bool, repos []string, last string) (int, error) {
 	if len(repos) == 0 {
 		return 0, nil
 	}
@@ -57,6 +58,9 @@ func visibleRepositories(ctx context.Context, ns distribution.Namespace, d stora
 			return filled, err
 		}
 		for _, name := range buf[:k] {
+			if hidden(name) {
+				continue
+			}
 			ok, herr := hasManifest(ctx, d, name)
 			if herr != nil {
 				return filled, herr
@@ -81,12 +85,22 @@ func visibleRepositories(ctx context.Context, ns distribution.Namespace, d stora
 type catalogFilter struct {
 	distribution.Namespace
 	driver storagedriver.StorageDriver
+	r      *Registry
 }
 
-func newCatalogFilter(_ context.Context, ns distribution.Namespace, d storagedriver.StorageDriver, _ map[string]any) (distribution.Namespace, error) {
-	return &catalogFilter{Namespace: ns, driver: d}, nil
+func newCatalogFilter(_ context.Context, ns distribution.Namespace, d storagedriver.StorageDriver, opts map[string]any) (distribution.Namespace, error) {
+	r, ok := opts[accessControllerOption].(*Registry)
+	if !ok || r == nil {
+		return nil, errors.New("acremu catalog filter: no registry in options")
+	}
+	return &catalogFilter{Namespace: ns, driver: d, r: r}, nil
 }
 
 func (c *catalogFilter) Repositories(ctx context.Context, repos []string, last string) (int, error) {
-	return visibleRepositories(ctx, c.Namespace, c.driver, repos, last)
+	return visibleRepositories(ctx, c.Namespace, c.driver, c.r.unlisted, repos, last)
+}
+
+// unlisted reports whether the repository name's listEnabled is false.
+func (r *Registry) unlisted(name string) bool {
+	return r.attrs != nil && !r.attrs.of(name).repository().ListEnabled
 }

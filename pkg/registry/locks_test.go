@@ -321,3 +321,46 @@ func TestLocksFirewall(t *testing.T) {
 		assert.Equal(t, deniedBody(natAddr), r.body)
 	}
 }
+
+// TestUnlistedRepositoryLeavesTheCatalog: a repository whose listEnabled
+// is false is left out of /v2/_catalog and /acr/v1/_catalog, and comes
+// back when it is listed again.
+func TestUnlistedRepositoryLeavesTheCatalog(t *testing.T) {
+	e := newEnv(t, defaultConfig(), nil)
+	e.pushImage("hidden", "v1")
+	e.pushImage("shown", "v1")
+	catalogs := func() (v2, acr []string) {
+		t.Helper()
+		var body struct {
+			Repositories []string `json:"repositories"`
+		}
+		r := e.do(http.MethodGet, "/v2/_catalog", nil, admin)
+		require.Equal(t, http.StatusOK, r.status, r.body)
+		require.NoError(t, json.Unmarshal([]byte(r.body), &body))
+		v2 = body.Repositories
+		r = e.do(http.MethodGet, "/acr/v1/_catalog", nil, admin)
+		require.Equal(t, http.StatusOK, r.status, r.body)
+		body.Repositories = nil
+		require.NoError(t, json.Unmarshal([]byte(r.body), &body))
+		return v2, body.Repositories
+	}
+	tests := []struct {
+		name  string
+		patch string
+		want  []string
+	}{
+		{"listed by default", "", []string{"hidden", "shown"}},
+		{"unlisted", `{"listEnabled":false}`, []string{"shown"}},
+		{"listed again", `{"listEnabled":true}`, []string{"hidden", "shown"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.patch != "" {
+				e.patch("/acr/v1/hidden", tt.patch)
+			}
+			v2, acr := catalogs()
+			assert.Equal(t, tt.want, v2, "/v2/_catalog")
+			assert.Equal(t, tt.want, acr, "/acr/v1/_catalog")
+		})
+	}
+}

@@ -226,6 +226,7 @@ func (r *Registry) buildBackend(opts Options) (err error) {
 	if r.attrs, err = loadAttributes(context.Background(), r.driver); err != nil {
 		return fmt.Errorf("registry %s: %w", r.name, err)
 	}
+	r.repos.hidden = r.unlisted
 	return nil
 }
 
