@@ -4,15 +4,18 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"path"
+	"regexp"
 	"slices"
 	"strconv"
 	"time"
 
+	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -281,10 +284,17 @@ func (r *Registry) serveManifestList(w http.ResponseWriter, req *http.Request, n
 }
 
 // serveManifest answers GET and PATCH /acr/v1/<name>/_manifests/<digest>.
+//
+// The reference is a digest or, as ACR's API allows, a tag, which is
+// resolved to the digest it points at.
 func (r *Registry) serveManifest(w http.ResponseWriter, req *http.Request, name, ref string) error {
 	d, err := digest.Parse(ref)
+	byTag := false
 	if err != nil {
-		return errBadDigest(ref, err)
+		if !anchoredTag.MatchString(ref) {
+			return errBadDigest(ref, err)
+		}
+		byTag = true
 	}
 	var patch attributesPatch
 	if req.Method == http.MethodPatch {
@@ -296,6 +306,16 @@ func (r *Registry) serveManifest(w http.ResponseWriter, req *http.Request, name,
 		return err
 	}
 	ctx := req.Context()
+	if byTag {
+		t, err := r.repos.tag(ctx, name, ref)
+		switch {
+		case errors.Is(err, errTagUnknown):
+			return errManifestUnknown
+		case err != nil:
+			return errInternal(err)
+		}
+		d = t.digest
+	}
 	stored, ok, err := r.repos.manifestStored(ctx, name, d)
 	switch {
 	case err != nil:
@@ -338,3 +358,6 @@ func readPatch(w http.ResponseWriter, req *http.Request) (attributesPatch, error
 	}
 	return decodePatch(b)
 }
+
+// anchoredTag matches a whole tag.
+var anchoredTag = regexp.MustCompile(`^` + reference.TagRegexp.String() + `$`)

@@ -364,3 +364,26 @@ func TestUnlistedRepositoryLeavesTheCatalog(t *testing.T) {
 		})
 	}
 }
+
+// TestManifestByTag: ACR's API takes a tag wherever it takes a manifest
+// digest; reading and patching by tag reach the manifest the tag points at.
+func TestManifestByTag(t *testing.T) {
+	e := newEnv(t, defaultConfig(), nil)
+	img := e.pushImage("app", "v1")
+	d, err := img.Digest()
+	require.NoError(t, err)
+	get := func(ref string) map[string]any {
+		t.Helper()
+		r := e.do(http.MethodGet, "/acr/v1/app/_manifests/"+ref, nil, admin)
+		require.Equal(t, http.StatusOK, r.status, r.body)
+		var out map[string]any
+		require.NoError(t, json.Unmarshal([]byte(r.body), &out))
+		return out["manifest"].(map[string]any)
+	}
+	byTag, byDigest := get("v1"), get(d.String())
+	assert.Equal(t, d.String(), byTag["digest"])
+	assert.Equal(t, byDigest, byTag)
+
+	e.patch("/acr/v1/app/_manifests/v1", `{"deleteEnabled":false}`)
+	assert.Equal(t, false, get(d.String())["changeableAttributes"].(map[string]any)["deleteEnabled"], "the patch by tag reached the manifest")
+}
