@@ -3,6 +3,7 @@ package mgmt
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -188,6 +189,7 @@ func (a *API) patchGroup(w http.ResponseWriter, r *http.Request) error {
 // at once (az accepts a synchronous delete).
 func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request) error {
 	var deleted []store.Registry
+	var prepared []PreparedChange
 	var g store.ResourceGroup
 	err := a.commit(func(tx *store.Tx) (err error) {
 		if g, err = a.lookupGroup(tx, pathParam(r, "rg")); err != nil {
@@ -203,13 +205,26 @@ func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		deleted = regs
+		if prepared, err = a.deleteGroupNetworks(tx, g); err != nil {
+			return err
+		}
 		return tx.DeleteResourceGroup(a.cfg.Subscription, g.Name)
 	}, func() {
+		for _, ch := range prepared {
+			if ch.Apply != nil {
+				ch.Apply()
+			}
+		}
 		for _, reg := range deleted {
 			a.cfg.Hooks.RegistryDeleted(reg)
 		}
 	})
 	if err != nil {
+		for _, ch := range prepared {
+			if ch.Discard != nil {
+				ch.Discard()
+			}
+		}
 		return err
 	}
 	a.log.Info("resource group deleted", "resourceGroup", g.Name, "registries", len(deleted))
@@ -217,6 +232,62 @@ func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// deleteGroupNetworks deletes the virtual networks and private endpoints
+// of group g, as ARM deletes everything in a group. A registry elsewhere
+// that one of those endpoints connected to loses the connection, and the
+// private access it gave, in the same transaction: its data plane is
+// prepared here and made live with the commit.
+func (a *API) deleteGroupNetworks(tx *store.Tx, g store.ResourceGroup) ([]PreparedChange, error) {
+	endpoints, err := tx.PrivateEndpoints(g.Subscription, g.Name)
+	if err != nil {
+		return nil, err
+	}
+	changed := map[string]store.Registry{} // lower-cased name
+	for _, p := range endpoints {
+		if err := tx.DeletePrivateEndpoint(p.Subscription, p.ResourceGroup, p.Name); err != nil {
+			return nil, err
+		}
+		for _, c := range p.Connections {
+			_, _, regName, ok := parseRegistryID(c.PrivateLinkServiceID)
+			if !ok {
+				continue
+			}
+			key := strings.ToLower(regName)
+			reg, seen := changed[key]
+			if !seen {
+				if reg, err = tx.Registry(regName); errors.Is(err, store.ErrNotFound) {
+					continue // deleted with the group, or gone before
+				} else if err != nil {
+					return nil, err
+				}
+			}
+			reg.PrivateEndpointConnections = slices.DeleteFunc(slices.Clone(reg.PrivateEndpointConnections),
+				func(x store.PrivateEndpointConnection) bool { return strings.EqualFold(x.Name, c.ConnectionName) })
+			changed[key] = reg
+		}
+	}
+	vnets, err := tx.VirtualNetworks(g.Subscription, g.Name)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vnets {
+		if err := tx.DeleteVirtualNetwork(v.Subscription, v.ResourceGroup, v.Name); err != nil {
+			return nil, err
+		}
+	}
+	var prepared []PreparedChange
+	for _, reg := range changed {
+		if err := tx.PutRegistry(reg); err != nil {
+			return prepared, err
+		}
+		ch, err := a.cfg.Hooks.PrepareRegistry(reg)
+		if err != nil {
+			return prepared, err
+		}
+		prepared = append(prepared, ch)
+	}
+	return prepared, nil
+}
 func (a *API) listGroups(w http.ResponseWriter, r *http.Request) error {
 	var groups []store.ResourceGroup
 	err := a.cfg.Store.View(func(tx *store.Tx) (err error) {

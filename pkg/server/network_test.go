@@ -247,3 +247,42 @@ func TestTrustedServices(t *testing.T) {
 	require.Equal(t, 200, status, m)
 	assert.Equal(t, 200, pullWithMI(trustedSvc))
 }
+
+// TestDeletingAGroupEndsItsPrivateEndpoints: the group that holds a
+// private endpoint goes, and with it the endpoint, its virtual network and
+// the private access it gave to a registry in another group.
+func TestDeletingAGroupEndsItsPrivateEndpoints(t *testing.T) {
+	_, c := networkServer(t)
+	login, _ := createRegistry(t, c, "rg", "registrya", false)
+	status, m := c.arm("PATCH", regPath("rg", "registrya"), map[string]any{"properties": map[string]any{"publicNetworkAccess": "Disabled"}})
+	require.Equal(t, 200, status, m)
+	status, m = c.arm("PUT", sub+"/resourcegroups/netrg", map[string]any{"location": "eastus"})
+	require.Contains(t, []int{200, 201}, status, m)
+	vnet := sub + "/resourceGroups/netrg/providers/Microsoft.Network/virtualNetworks/lab"
+	status, m = c.arm("PUT", vnet, map[string]any{"location": "eastus", "properties": map[string]any{
+		"addressSpace": map[string]any{"addressPrefixes": []string{"10.50.0.0/16"}}}})
+	require.Equal(t, 201, status, m)
+	status, m = c.arm("PUT", vnet+"/subnets/default", map[string]any{"properties": map[string]any{"addressPrefix": "10.50.1.0/24"}})
+	require.Equal(t, 201, status, m)
+	status, m = c.arm("PUT", sub+"/resourceGroups/netrg/providers/Microsoft.Network/privateEndpoints/pe1", map[string]any{
+		"location": "eastus", "properties": map[string]any{
+			"subnet": map[string]any{"id": vnet + "/subnets/default"},
+			"privateLinkServiceConnections": []any{map[string]any{"name": "pe1-conn", "properties": map[string]any{
+				"privateLinkServiceId": regPath("rg", "registrya"), "groupIds": []string{"registry"}}}},
+		}})
+	require.Equal(t, 201, status, m)
+	v2 := func() int {
+		status, _ := from(t, c, login, inLab, "GET", "/v2/", nil, nil)
+		return status
+	}
+	require.Equal(t, 401, v2(), "private access through the endpoint")
+
+	status, _ = c.arm("DELETE", sub+"/resourcegroups/netrg", nil)
+	require.Equal(t, 200, status)
+	assert.Equal(t, 403, v2(), "the endpoint went with its group")
+	status, m = c.arm("GET", regPath("rg", "registrya")+"/privateEndpointConnections", nil)
+	require.Equal(t, 200, status)
+	assert.Empty(t, m["value"])
+	status, _ = c.arm("GET", vnet, nil)
+	assert.Equal(t, 404, status, "the virtual network went too")
+}
