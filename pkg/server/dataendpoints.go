@@ -126,6 +126,13 @@ func (s *Server) bindDataPort(key, region string, loginPort int, p *dataPlan) (*
 			return err
 		})
 	}
+	if s.cfg.RegistryPorts.Ephemeral() {
+		ln, err := net.Listen("tcp", s.portAddr(0))
+		if err != nil {
+			return nil, fmt.Errorf("%w for the data endpoint of %s in %s: %w", mgmt.ErrNoPort, key, region, err)
+		}
+		return &dataPort{region: region, port: ln.Addr().(*net.TCPAddr).Port, ps: s.newDataPortServer(ln, key)}, nil
+	}
 	for port := s.cfg.RegistryPorts.Last; port >= s.cfg.RegistryPorts.First; port-- {
 		if used[port] {
 			continue

@@ -69,8 +69,21 @@ func getFrom(t *testing.T, hc *http.Client, rawURL, src, tok string) (*http.Resp
 }
 
 func TestDataEndpoints(t *testing.T) {
+	tests := []struct {
+		name  string
+		ports func(t *testing.T) PortRange
+	}{
+		{"ports from a range", func(t *testing.T) PortRange { return freeRange(t, 8) }},
+		{"ports the system picks", func(*testing.T) PortRange { return EphemeralPorts }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { testDataEndpoints(t, tt.ports(t)) })
+	}
+}
+
+func testDataEndpoints(t *testing.T, ports PortRange) {
 	cfg := testConfig(t)
-	cfg.RegistryPorts = freeRange(t, 8)
+	cfg.RegistryPorts = ports
 	cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	s := startServer(t, cfg)
 	c := newClient(t, s)

@@ -288,6 +288,7 @@ func TestLegacyStorageIsAdopted(t *testing.T) {
 // is stored and its port is not held, so the next create gets it.
 func TestFailedCreateLeavesNothing(t *testing.T) {
 	cfg := testConfig(t)
+	cfg.RegistryPorts = freeRange(t, 3) // the next create must get the first port again
 	s := startServer(t, cfg)
 	c := newClient(t, s)
 	status, m := c.arm("PUT", sub+"/resourcegroups/rg", map[string]any{"location": "eastus"})
