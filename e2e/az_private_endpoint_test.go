@@ -49,13 +49,12 @@ func newAzNetworkCLI(t *testing.T, in *instance) *azCLI {
 // on loopback for az and the harness.
 func startNetworkAcremu(t *testing.T, corp, svc *netns) *instance {
 	t.Helper()
-	first, last := freePortRange(t, 5)
 	in := &instance{t: t, DataDir: t.TempDir(), Port: freePort(t)}
 	in.args = []string{"serve",
 		"--data-dir", in.DataDir,
 		"--listen", fmt.Sprintf("%s:%d", corp.HostAddr, in.Port),
 		"--listen", fmt.Sprintf("127.0.0.1:%d", in.Port),
-		"--registry-ports", fmt.Sprintf("%d-%d", first, last),
+		"--registry-ports", "0",
 		"--vnet", "corp=" + corpSubnet + ".0/24",
 		"--trusted-service-network", svcSubnet + ".0/24",
 		"--nat", "127.0.0.0/8=" + natAddr,
