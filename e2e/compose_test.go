@@ -104,6 +104,34 @@ func TestComposeLab(t *testing.T) {
 		requireDenied(t, "vm-allowed", vmAllowedAddr)
 	})
 
+	// docs/lab.md step 6: vm-allowed is in the virtual network "corp"
+	// (--vnet in docker-compose.yml); a private endpoint from it lets it
+	// in with public access disabled, and only it.
+	t.Run("a private endpoint admits vm-allowed with public access disabled", func(t *testing.T) {
+		arm.patchRegistry(rg, name, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Disabled"}})
+		requireDenied(t, "vm-allowed", vmAllowedAddr)
+		requireDenied(t, "vm-denied", vmDeniedAddr)
+
+		network := fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network", subscription, rg)
+		status, out := arm.arm("PUT", network+"/virtualNetworks/corp", map[string]any{"location": "eastus", "properties": map[string]any{
+			"addressSpace": map[string]any{"addressPrefixes": []string{"10.0.0.0/16"}}}})
+		require.Contains(t, []int{200, 201}, status, string(out))
+		status, out = arm.arm("PUT", network+"/virtualNetworks/corp/subnets/default", map[string]any{"properties": map[string]any{"addressPrefix": "10.0.0.0/24"}})
+		require.Contains(t, []int{200, 201}, status, string(out))
+		status, out = arm.arm("PUT", network+"/privateEndpoints/lab-pe", map[string]any{"location": "eastus", "properties": map[string]any{
+			"subnet": map[string]any{"id": network + "/virtualNetworks/corp/subnets/default"},
+			"privateLinkServiceConnections": []any{map[string]any{"name": "lab-pe-conn", "properties": map[string]any{
+				"privateLinkServiceId": registryPath(rg, name), "groupIds": []string{"registry"}}}},
+		}})
+		require.Contains(t, []int{200, 201}, status, string(out))
+		requireAdmitted(t, "vm-allowed")
+		requireDenied(t, "vm-denied", vmDeniedAddr)
+
+		status, out = arm.arm("DELETE", network+"/privateEndpoints/lab-pe", nil)
+		require.Equal(t, 200, status, string(out))
+		requireDenied(t, "vm-allowed", vmAllowedAddr)
+	})
+
 	t.Run("nothing was restarted", func(t *testing.T) {
 		for _, s := range labServices {
 			assert.Equal(t, "running 0", l.inspect(s, "{{.State.Status}} {{.RestartCount}}"), s)
