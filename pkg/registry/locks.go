@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/distribution/distribution/v3/registry/auth"
+	"github.com/felixge/httpsnoop"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -158,10 +159,11 @@ func (r *Registry) mayDelete(ctx context.Context, ra *repoAttributes, name, ref 
 // what is gone, so that a later push of the same tag or digest starts
 // with the defaults, as in ACR.
 func (r *Registry) deleteAndForget(w http.ResponseWriter, req *http.Request, name, ref string, isDigest bool, tags []string) {
-	sw := &statusWriter{ResponseWriter: w}
-	vw := &v2Writer{ResponseWriter: sw}
-	r.serveDistribution(vw, req.WithContext(context.WithValue(req.Context(), v2WriterKey{}, vw)))
-	if sw.status != http.StatusAccepted {
+	m := httpsnoop.CaptureMetricsFn(w, func(w http.ResponseWriter) {
+		vw := &v2Writer{ResponseWriter: w}
+		r.serveDistribution(vw, req.WithContext(context.WithValue(req.Context(), v2WriterKey{}, vw)))
+	})
+	if m.Code != http.StatusAccepted {
 		return
 	}
 	var manifests []string
@@ -172,28 +174,6 @@ func (r *Registry) deleteAndForget(w http.ResponseWriter, req *http.Request, nam
 		r.log.Error("registry: dropping attributes of deleted content", "registry", r.name, "repository", name, "err", err)
 	}
 }
-
-// statusWriter records the status written through it.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(p []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(p)
-}
-
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // serveListedTags answers GET /v2/<name>/tags/list[?n=&last=] for a
 // repository with unlisted tags, in distribution's format: the listed
