@@ -348,15 +348,10 @@ func (a *API) listVNets(w http.ResponseWriter, r *http.Request) error {
 	var vs []store.VirtualNetwork
 	var eps []store.PrivateEndpoint
 	err := a.cfg.Store.View(func(tx *store.Tx) error {
-		rg := ""
-		if name := pathParam(r, "rg"); name != "" {
-			g, err := a.lookupGroup(tx, name)
-			if err != nil {
-				return err
-			}
-			rg = g.Name
+		rg, err := a.routeGroup(tx, r)
+		if err != nil {
+			return err
 		}
-		var err error
 		if vs, err = tx.VirtualNetworks(a.cfg.Subscription, rg); err != nil {
 			return err
 		}
@@ -807,13 +802,9 @@ func (a *API) getEndpoint(w http.ResponseWriter, r *http.Request) error {
 func (a *API) listEndpoints(w http.ResponseWriter, r *http.Request) error {
 	out := []endpointJSON{}
 	err := a.cfg.Store.View(func(tx *store.Tx) error {
-		rg := ""
-		if name := pathParam(r, "rg"); name != "" {
-			g, err := a.lookupGroup(tx, name)
-			if err != nil {
-				return err
-			}
-			rg = g.Name
+		rg, err := a.routeGroup(tx, r)
+		if err != nil {
+			return err
 		}
 		eps, err := tx.PrivateEndpoints(a.cfg.Subscription, rg)
 		for _, p := range eps {

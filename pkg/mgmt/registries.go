@@ -276,20 +276,26 @@ func (a *API) registryInTx(tx *store.Tx, r *http.Request) (store.Registry, error
 	return a.lookupRegistry(tx, g, pathParam(r, "name"))
 }
 
+// routeGroup is the route's resource group as stored ("" when the route
+// names none, i.e. a subscription-wide list), or 404 when it does not exist.
+func (a *API) routeGroup(tx *store.Tx, r *http.Request) (string, error) {
+	name := pathParam(r, "rg")
+	if name == "" {
+		return "", nil
+	}
+	g, err := a.lookupGroup(tx, name)
+	return g.Name, err
+}
+
 // registriesFromPath lists the registries of the subscription, or of the
 // route's resource group when it has one.
 func (a *API) registriesFromPath(r *http.Request) ([]store.Registry, error) {
 	var regs []store.Registry
 	err := a.cfg.Store.View(func(tx *store.Tx) error {
-		rg := ""
-		if name := pathParam(r, "rg"); name != "" {
-			g, err := a.lookupGroup(tx, name)
-			if err != nil {
-				return err
-			}
-			rg = g.Name
+		rg, err := a.routeGroup(tx, r)
+		if err != nil {
+			return err
 		}
-		var err error
 		regs, err = tx.Registries(a.cfg.Subscription, rg)
 		return err
 	})
