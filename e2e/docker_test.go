@@ -86,29 +86,8 @@ func TestDockerSeedFlow(t *testing.T) {
 		d.run("logout", host)
 		return d.run("login", host, "-u", name, "-p", password)
 	}
-	requireAdmitted := func(t *testing.T) {
-		t.Helper()
-		out, err := login()
-		require.NoError(t, err, out)
-		require.Contains(t, out, "Login Succeeded")
-		out, err = d.run("push", image)
-		require.NoError(t, err, out)
-		out, err = d.pullFresh(image)
-		require.NoError(t, err, out)
-	}
-	requireDenied := func(t *testing.T) {
-		t.Helper()
-		out, err := login()
-		require.Error(t, err, out)
-		// The daemon tries HTTPS first on "insecure" localhost registries,
-		// and acremu speaks TLS on every port, so this is the https form of
-		// ACR's message.
-		require.Regexp(t, fmt.Sprintf(`login attempt to https?://%s/v2/ failed with status: 403 Forbidden`, regexp.QuoteMeta(host)), out)
-		out, err = d.pullFresh(image)
-		require.Error(t, err, out)
-		require.Contains(t, out, deniedMessage)
-		d.must("tag", localCopy(image), image)
-	}
+	requireAdmitted := func(t *testing.T) { d.requireAdmitted(t, login, image) }
+	requireDenied := func(t *testing.T) { d.requireDenied(t, login, host, image) }
 	// Keep a local copy under another name so the image can be restored
 	// after a failed pull removed it.
 	d.must("tag", image, localCopy(image))
@@ -183,4 +162,33 @@ func TestDockerSeedFlow(t *testing.T) {
 
 func localCopy(image string) string {
 	return "acremu-e2e-local/" + strings.ReplaceAll(image[strings.Index(image, "/")+1:], ":", "-") + ":keep"
+}
+
+// requireAdmitted: login (a fresh docker login) succeeds, and image can be
+// pushed and pulled again from the registry.
+func (d *dockerEnv) requireAdmitted(t *testing.T, login func() (string, error), image string) {
+	t.Helper()
+	out, err := login()
+	require.NoError(t, err, out)
+	require.Contains(t, out, "Login Succeeded")
+	out, err = d.run("push", image)
+	require.NoError(t, err, out)
+	out, err = d.pullFresh(image)
+	require.NoError(t, err, out)
+}
+
+// requireDenied: login and pull of image from host fail with ACR's
+// firewall answer; the local copy of image is restored afterwards.
+func (d *dockerEnv) requireDenied(t *testing.T, login func() (string, error), host, image string) {
+	t.Helper()
+	out, err := login()
+	require.Error(t, err, out)
+	// The daemon tries HTTPS first on "insecure" localhost registries,
+	// and acremu speaks TLS on every port, so this is the https form of
+	// ACR's message.
+	require.Regexp(t, fmt.Sprintf(`login attempt to https?://%s/v2/ failed with status: 403 Forbidden`, regexp.QuoteMeta(host)), out)
+	out, err = d.pullFresh(image)
+	require.Error(t, err, out)
+	require.Contains(t, out, deniedMessage)
+	d.must("tag", localCopy(image), image)
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -170,25 +169,8 @@ func TestTerraform(t *testing.T) {
 		d.run("logout", loginServer)
 		return d.run("login", loginServer, "-u", user, "-p", password)
 	}
-	requireAdmitted := func(t *testing.T) {
-		t.Helper()
-		out, err := login()
-		require.NoError(t, err, out)
-		out, err = d.run("push", image)
-		require.NoError(t, err, out)
-		out, err = d.pullFresh(image)
-		require.NoError(t, err, out)
-	}
-	requireDenied := func(t *testing.T) {
-		t.Helper()
-		out, err := login()
-		require.Error(t, err, out)
-		require.Regexp(t, fmt.Sprintf(`login attempt to https?://%s/v2/ failed with status: 403 Forbidden`, regexp.QuoteMeta(loginServer)), out)
-		out, err = d.pullFresh(image)
-		require.Error(t, err, out)
-		require.Contains(t, out, deniedMessage)
-		d.must("tag", localCopy(image), image)
-	}
+	requireAdmitted := func(t *testing.T) { d.requireAdmitted(t, login, image) }
+	requireDenied := func(t *testing.T) { d.requireDenied(t, login, loginServer, image) }
 
 	t.Run("the rule Terraform set admits", requireAdmitted)
 	t.Run("a changed rule denies", func(t *testing.T) {
