@@ -23,8 +23,11 @@ type Client struct {
 	// Base is the front end's URL, without a trailing slash.
 	Base string
 	// HTTP sends the requests.
-	HTTP  *http.Client
-	token string
+	HTTP *http.Client
+	// APIVersion, when set, is the api-version Request adds to paths
+	// that carry none.
+	APIVersion string
+	token      string
 }
 
 // NewClient is a client of the front end at base, bound to t.
@@ -80,6 +83,9 @@ func (c *Client) BearerToken() string {
 // verbatim with no Content-Type of its own) or a value to encode as JSON.
 func (c *Client) Request(method, path string, body any) Response {
 	c.t.Helper()
+	if c.APIVersion != "" && !strings.Contains(path, "api-version=") {
+		path = WithAPI(path, c.APIVersion)
+	}
 	return c.Do(method, path, body, http.Header{"Authorization": {"Bearer " + c.BearerToken()}})
 }
 

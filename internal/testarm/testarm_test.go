@@ -67,6 +67,10 @@ func TestClientSignsInAndDecodesARMErrors(t *testing.T) {
 	assert.Equal(t, "NotFound", res.ErrCode(t))
 	assert.Equal(t, "PUT /x?api-version=2023-07-01 Bearer tok-"+testarm.ClientID+" application/json", res.ErrMessage(t))
 
+	c.APIVersion = testarm.APIRegistry
+	assert.Equal(t, "GET /x?api-version=2022-02-01-preview Bearer tok-"+testarm.ClientID+" ", c.Request(http.MethodGet, "/x", nil).ErrMessage(t))
+	assert.Equal(t, "GET /x?api-version=2021-04-01 Bearer tok-"+testarm.ClientID+" ", c.Request(http.MethodGet, "/x?api-version=2021-04-01", nil).ErrMessage(t))
+
 	form := c.Do(http.MethodPost, srv.URL+"/y", url.Values{"a": {"1"}}, nil)
 	assert.Equal(t, "POST /y  application/x-www-form-urlencoded", form.ErrMessage(t))
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/acremu/acremu/internal/testarm"
 )
 
 func TestSignIn(t *testing.T) {
@@ -21,13 +23,13 @@ func TestSignIn(t *testing.T) {
 		wantStatus int
 		wantGo     string // redirect after a successful sign-in
 	}{
-		{"development credentials", testClient, testSecret, "/portal/", http.StatusSeeOther, "/portal/"},
-		{"keeps the page asked for", testClient, testSecret, "/portal/registries/acremu/myregistry/networking", http.StatusSeeOther, "/portal/registries/acremu/myregistry/networking"},
-		{"no open redirect", testClient, testSecret, "https://evil.example/portal/", http.StatusSeeOther, "/portal/"},
-		{"no scheme-relative redirect", testClient, testSecret, "//evil.example/portal/", http.StatusSeeOther, "/portal/"},
-		{"wrong secret", testClient, "not-the-secret", "/portal/", http.StatusUnauthorized, ""},
-		{"unknown client", "44444444-4444-4444-4444-444444444444", testSecret, "/portal/", http.StatusUnauthorized, ""},
-		{"empty secret", testClient, "", "/portal/", http.StatusUnauthorized, ""},
+		{"development credentials", testarm.ClientID, testarm.ClientSecret, "/portal/", http.StatusSeeOther, "/portal/"},
+		{"keeps the page asked for", testarm.ClientID, testarm.ClientSecret, "/portal/registries/acremu/myregistry/networking", http.StatusSeeOther, "/portal/registries/acremu/myregistry/networking"},
+		{"no open redirect", testarm.ClientID, testarm.ClientSecret, "https://evil.example/portal/", http.StatusSeeOther, "/portal/"},
+		{"no scheme-relative redirect", testarm.ClientID, testarm.ClientSecret, "//evil.example/portal/", http.StatusSeeOther, "/portal/"},
+		{"wrong secret", testarm.ClientID, "not-the-secret", "/portal/", http.StatusUnauthorized, ""},
+		{"unknown client", "44444444-4444-4444-4444-444444444444", testarm.ClientSecret, "/portal/", http.StatusUnauthorized, ""},
+		{"empty secret", testarm.ClientID, "", "/portal/", http.StatusUnauthorized, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,7 +64,7 @@ func TestSignIn(t *testing.T) {
 }
 
 func TestSignInNeedsItsForm(t *testing.T) {
-	creds := url.Values{"client_id": {testClient}, "client_secret": {testSecret}}
+	creds := url.Values{"client_id": {testarm.ClientID}, "client_secret": {testarm.ClientSecret}}
 	tests := []struct {
 		name  string
 		setup func(u *user)
