@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/acremu/acremu/internal/testarm"
 )
 
 // basicAuth is an Authorization header with Basic credentials.
@@ -24,20 +26,11 @@ func basicAuth(user, pass string) http.Header {
 	return http.Header{"Authorization": {req.Header.Get("Authorization")}}
 }
 
-// rawDo sends body as is.
+// rawDo sends body as is, with exactly the given headers.
 func (c *client) rawDo(method, rawURL string, body []byte, header http.Header) (int, http.Header, []byte) {
 	c.t.Helper()
-	req, err := http.NewRequest(method, rawURL, bytes.NewReader(body))
-	require.NoError(c.t, err)
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	resp, err := c.http.Do(req)
-	require.NoError(c.t, err)
-	defer resp.Body.Close()
-	var out bytes.Buffer
-	out.ReadFrom(resp.Body)
-	return resp.StatusCode, resp.Header, out.Bytes()
+	res := c.Do(method, rawURL, bytes.NewReader(body), header)
+	return res.Code, res.Header, res.Body
 }
 
 // pushImage pushes a one-layer image with Basic credentials straight on
@@ -48,7 +41,7 @@ func (c *client) pushImage(repo, tag string, auth http.Header) int {
 	layer := []byte("layer of " + repo)
 	config := []byte(`{"architecture":"amd64","os":"linux"}`)
 	for _, blob := range [][]byte{layer, config} {
-		status, hdr, _ := c.rawDo("POST", c.base+"/v2/"+repo+"/blobs/uploads/", nil, auth)
+		status, hdr, _ := c.rawDo("POST", c.Base+"/v2/"+repo+"/blobs/uploads/", nil, auth)
 		if status != http.StatusAccepted {
 			return status
 		}
@@ -57,7 +50,7 @@ func (c *client) pushImage(repo, tag string, auth http.Header) int {
 		q := loc.Query()
 		q.Set("digest", digestOf(blob))
 		loc.RawQuery = q.Encode()
-		status, _, _ = c.rawDo("PUT", c.base+loc.Path+"?"+loc.RawQuery, blob,
+		status, _, _ = c.rawDo("PUT", c.Base+loc.Path+"?"+loc.RawQuery, blob,
 			mergeHeader(auth, http.Header{"Content-Type": {"application/octet-stream"}}))
 		if status != http.StatusCreated {
 			return status
@@ -69,7 +62,7 @@ func (c *client) pushImage(repo, tag string, auth http.Header) int {
 		"config":        map[string]any{"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digestOf(config), "size": len(config)},
 		"layers":        []any{map[string]any{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digestOf(layer), "size": len(layer)}},
 	})
-	status, _, _ := c.rawDo("PUT", c.base+"/v2/"+repo+"/manifests/"+tag, manifest,
+	status, _, _ := c.rawDo("PUT", c.Base+"/v2/"+repo+"/manifests/"+tag, manifest,
 		mergeHeader(auth, http.Header{"Content-Type": {"application/vnd.oci.image.manifest.v1+json"}}))
 	return status
 }
@@ -90,8 +83,8 @@ func (c *client) generate(tokenName string, body map[string]any) map[string]stri
 	if body == nil {
 		body = map[string]any{}
 	}
-	body["tokenId"] = regPath("acremu", "myregistry") + "/tokens/" + tokenName
-	status, out := c.arm("POST", regPath("acremu", "myregistry")+"/generateCredentials", body)
+	body["tokenId"] = testarm.RegistryPath("acremu", "myregistry") + "/tokens/" + tokenName
+	status, out := c.arm("POST", testarm.RegistryPath("acremu", "myregistry")+"/generateCredentials", body)
 	require.Equal(c.t, 200, status, out)
 	require.Equal(c.t, tokenName, out["username"])
 	pw := map[string]string{}
@@ -108,7 +101,7 @@ func (c *client) generate(tokenName string, body map[string]any) map[string]stri
 func TestRepositoryScopedTokens(t *testing.T) {
 	s := startServer(t, testConfig(t))
 	c := newClient(t, s)
-	reg := regPath("acremu", "myregistry")
+	reg := testarm.RegistryPath("acremu", "myregistry")
 
 	// An admin-like token pushes the images the others read.
 	status, out := c.arm("PUT", reg+"/tokens/pusher", map[string]any{"properties": map[string]any{"scopeMapId": reg + "/scopeMaps/_repositories_admin"}})
@@ -128,12 +121,12 @@ func TestRepositoryScopedTokens(t *testing.T) {
 	ci := basicAuth("ci-token", pw["password1"])
 
 	pull := func(repo string, auth http.Header) int {
-		status, _, _ := c.rawDo("GET", c.base+"/v2/"+repo+"/manifests/v1", nil,
+		status, _, _ := c.rawDo("GET", c.Base+"/v2/"+repo+"/manifests/v1", nil,
 			mergeHeader(auth, http.Header{"Accept": {"application/vnd.oci.image.manifest.v1+json"}}))
 		return status
 	}
 	tokenFor := func(auth http.Header, scope string) (int, []byte) {
-		status, _, body := c.rawDo("GET", c.base+"/oauth2/token?"+url.Values{"service": {strings.TrimPrefix(c.base, "http://")}, "scope": {scope}}.Encode(), nil, auth)
+		status, _, body := c.rawDo("GET", c.Base+"/oauth2/token?"+url.Values{"service": {strings.TrimPrefix(c.Base, "http://")}, "scope": {scope}}.Encode(), nil, auth)
 		return status, body
 	}
 
@@ -158,11 +151,11 @@ func TestRepositoryScopedTokens(t *testing.T) {
 		assert.NotContains(t, claims, "push")
 
 		// grant_type=password, as az and the SDKs ask.
-		status, _, body = c.rawDo("POST", c.base+"/oauth2/token", []byte(url.Values{"grant_type": {"password"}, "username": {"ci-token"},
+		status, _, body = c.rawDo("POST", c.Base+"/oauth2/token", []byte(url.Values{"grant_type": {"password"}, "username": {"ci-token"},
 			"password": {pw["password2"]}, "scope": {"repository:hello:pull"}}.Encode()), http.Header{"Content-Type": {"application/x-www-form-urlencoded"}})
 		assert.Equal(t, 200, status, string(body))
 
-		status, _, _ = c.rawDo("GET", c.base+"/v2/_catalog", nil, ci)
+		status, _, _ = c.rawDo("GET", c.Base+"/v2/_catalog", nil, ci)
 		assert.Equal(t, 401, status, "tokens never list the catalog")
 	})
 
@@ -179,7 +172,7 @@ func TestRepositoryScopedTokens(t *testing.T) {
 		st, body := tokenFor(ci, "repository:hello:pull")
 		assert.Equal(t, 401, st)
 		assert.Contains(t, string(body), "disabled")
-		status, _, body = c.rawDo("GET", c.base+"/v2/hello/manifests/v1", nil, ci)
+		status, _, body = c.rawDo("GET", c.Base+"/v2/hello/manifests/v1", nil, ci)
 		assert.Equal(t, 401, status)
 		assert.Contains(t, string(body), "disabled")
 		status, out = c.arm("PATCH", reg+"/tokens/ci-token", map[string]any{"properties": map[string]any{"status": "enabled"}})
