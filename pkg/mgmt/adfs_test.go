@@ -70,6 +70,7 @@ func TestADFSToken(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			req, err := http.NewRequest(http.MethodPost, e.srv.URL+"/adfs/oauth2/token", strings.NewReader(tt.form.Encode()))
 			require.NoError(t, err)
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -114,6 +115,7 @@ func TestOpenIDConfiguration(t *testing.T) {
 func TestMetadataEndpoints(t *testing.T) {
 	e := newEnv(t)
 	t.Run("2015-01-01 object, as az 2.45 reads it", func(t *testing.T) {
+		e := e.forTest(t)
 		res := e.arm.Do(http.MethodGet, "/metadata/endpoints?api-version=2015-01-01", nil, nil)
 		require.Equal(t, http.StatusOK, res.Code)
 		m := res.JSON(t)
@@ -124,6 +126,7 @@ func TestMetadataEndpoints(t *testing.T) {
 		assert.Equal(t, []any{e.srv.URL + "/"}, auth["audiences"])
 	})
 	t.Run("2019-05-01 list of clouds", func(t *testing.T) {
+		e := e.forTest(t)
 		res := e.arm.Do(http.MethodGet, "/metadata/endpoints?api-version=2019-05-01", nil, nil)
 		require.Equal(t, http.StatusOK, res.Code)
 		var clouds []map[string]any
@@ -135,6 +138,7 @@ func TestMetadataEndpoints(t *testing.T) {
 		assert.Equal(t, "ADFS", auth["identityProvider"])
 	})
 	t.Run("2022-09-01 one cloud, as go-azure-sdk reads it", func(t *testing.T) {
+		e := e.forTest(t)
 		for _, path := range []string{"/metadata/endpoints?api-version=2022-09-01", "//metadata/endpoints?api-version=2023-01-01"} {
 			res := e.arm.Do(http.MethodGet, path, nil, nil)
 			require.Equal(t, http.StatusOK, res.Code, path)
@@ -153,11 +157,13 @@ func TestMetadataEndpoints(t *testing.T) {
 		}
 	})
 	t.Run("double slash, old version", func(t *testing.T) {
+		e := e.forTest(t)
 		res := e.arm.Do(http.MethodGet, "//metadata/endpoints?api-version=2018-01-01", nil, nil)
 		require.Equal(t, http.StatusOK, res.Code)
 		assert.Equal(t, e.srv.URL+"/", res.JSON(t)["galleryEndpoint"])
 	})
 	t.Run("malformed api-version", func(t *testing.T) {
+		e := e.forTest(t)
 		res := e.arm.Do(http.MethodGet, "/metadata/endpoints?api-version=yesterday", nil, nil)
 		require.Equal(t, http.StatusBadRequest, res.Code)
 		assert.Equal(t, "InvalidApiVersionParameter", res.ErrCode(t))
@@ -176,6 +182,7 @@ func TestTokenMethod(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			tok, ttl, err := e.api.Token(tt.id, tt.secret)
 			if tt.wantErr != nil {
 				require.ErrorIs(t, err, tt.wantErr)

@@ -36,6 +36,7 @@ func TestCredentials(t *testing.T) {
 	stored := e.stored("adminOn1")
 
 	t.Run("list", func(t *testing.T) {
+		e := e.forTest(t)
 		res := e.arm.Request(http.MethodPost, testarm.WithAPI(testarm.RegistryPath("rg", "adminOn1")+"/listCredentials", testarm.APIRegistry), nil)
 		require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
 		assert.Equal(t, `{"username":"adminOn1","passwords":[{"name":"password","value":"`+stored.Passwords[0]+
@@ -60,6 +61,7 @@ func TestCredentials(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			var before [2]string
 			if tt.registry != "absent01" {
 				before = e.stored(tt.registry).Passwords
@@ -90,6 +92,7 @@ func TestCredentials(t *testing.T) {
 	}
 
 	t.Run("list with admin disabled", func(t *testing.T) {
+		e := e.forTest(t)
 		res := e.arm.Request(http.MethodPost, testarm.WithAPI(testarm.RegistryPath("rg", "adminOff1")+"/listCredentials", testarm.APIRegistry), nil)
 		require.Equal(t, http.StatusBadRequest, res.Code)
 		assert.Equal(t, "AdminUserDisabled", res.ErrCode(t))
@@ -112,6 +115,7 @@ func TestListUsages(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.registry, func(t *testing.T) {
+			e := e.forTest(t)
 			res := e.arm.Request(http.MethodGet, testarm.WithAPI(testarm.RegistryPath("rg", tt.registry)+"/listUsages", testarm.APIRegistry), nil)
 			require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
 			got := map[string][2]float64{}
@@ -159,6 +163,7 @@ func TestCheckNameAvailability(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			res := e.arm.Request(http.MethodPost, path, tt.body)
 			require.Equal(t, tt.wantCode, res.Code, "%s", res.Body)
 			if tt.wantErr != "" {

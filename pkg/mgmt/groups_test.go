@@ -71,6 +71,7 @@ func TestResourceGroupCRUD(t *testing.T) {
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, func(t *testing.T) {
+			e := e.forTest(t)
 			res := e.arm.Request(s.method, s.path, s.body)
 			require.Equal(t, s.wantCode, res.Code, "%s", res.Body)
 			if s.wantErr != "" {

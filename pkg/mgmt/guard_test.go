@@ -46,6 +46,7 @@ func TestARMAuth(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			e.clock.Add(tt.advance)
 			defer e.clock.Add(-tt.advance)
 			hdr := http.Header{}
@@ -74,6 +75,7 @@ func TestARMAuth(t *testing.T) {
 	}
 
 	t.Run("no change without a token", func(t *testing.T) {
+		e := e.forTest(t)
 		res := e.arm.Do(http.MethodPut, testarm.WithAPI(testarm.GroupPath("sneaky"), testarm.APIGroups), `{"location":"eastus"}`, nil)
 		require.Equal(t, http.StatusUnauthorized, res.Code)
 		res = e.arm.Request(http.MethodHead, testarm.WithAPI(testarm.GroupPath("sneaky"), testarm.APIGroups), nil)
@@ -81,6 +83,7 @@ func TestARMAuth(t *testing.T) {
 	})
 
 	t.Run("expired message names both times", func(t *testing.T) {
+		e := e.forTest(t)
 		e.clock.Add(2 * time.Hour)
 		defer e.clock.Add(-2 * time.Hour)
 		res := e.arm.Request(http.MethodGet, testarm.WithAPI("/subscriptions", "2019-11-01"), nil)
@@ -107,6 +110,7 @@ func TestAPIVersion(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			res := e.arm.Request(http.MethodGet, testarm.GroupPath("rg")+tt.query, nil)
 			require.Equal(t, tt.wantCode, res.Code, "%s", res.Body)
 			if tt.wantErr != "" {
@@ -135,6 +139,7 @@ func TestCommonHeaders(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			tt.hdr.Set("Authorization", "Bearer "+e.token)
 			for _, path := range []string{testarm.WithAPI("/subscriptions", "2019-11-01"), "/subscriptions", "/adfs/.well-known/openid-configuration"} {
 				res := e.arm.Do(http.MethodGet, path, nil, tt.hdr)
@@ -186,6 +191,7 @@ func TestSubscriptionsAndTenants(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			res := e.arm.Request(http.MethodGet, testarm.WithAPI(tt.path, "2019-11-01"), nil)
 			require.Equal(t, tt.wantCode, res.Code, "%s", res.Body)
 			if tt.wantErr != "" {

@@ -119,6 +119,14 @@ func newEnv(t *testing.T, configure ...func(*mgmt.Config)) *env {
 	return e
 }
 
+// forTest is e reporting to t: a subtest's failures must end the subtest's
+// goroutine, not its parent's.
+func (e *env) forTest(t *testing.T) *env {
+	cp := *e
+	cp.t, cp.arm = t, e.arm.For(t)
+	return &cp
+}
+
 // mustGroup creates a resource group.
 func (e *env) mustGroup(rg string) {
 	e.t.Helper()

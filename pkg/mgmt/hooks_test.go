@@ -98,6 +98,7 @@ func TestEnsureRegistry(t *testing.T) {
 	assert.Len(t, e.hooks.Events(), 1)
 
 	t.Run("existing group keeps its location", func(t *testing.T) {
+		e := e.forTest(t)
 		res := e.arm.Request(http.MethodPut, testarm.WithAPI(testarm.GroupPath("west"), testarm.APIGroups), `{"location":"westus"}`)
 		require.Equal(t, http.StatusCreated, res.Code)
 		reg, created, err := e.api.EnsureRegistry("west", "westreg01")
@@ -111,6 +112,7 @@ func TestEnsureRegistry(t *testing.T) {
 		{"invalid group name", "bad/group", "validname1"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			_, _, err := e.api.EnsureRegistry(tt.rg, tt.reg)
 			require.Error(t, err)
 		})

@@ -58,6 +58,7 @@ func TestTenantTokenEndpoints(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			code, body := e.tokenAt(tt.path, form(tt.scope))
 			require.Equal(t, tt.wantCode, code, "%v", body)
 			if tt.wantCode != 200 {
@@ -73,6 +74,7 @@ func TestTenantTokenEndpoints(t *testing.T) {
 	}
 
 	t.Run("v2 token works on ARM, Graph token does not", func(t *testing.T) {
+		e := e.forTest(t)
 		_, arm := e.tokenAt("/"+testarm.Tenant+"/oauth2/v2.0/token", form(e.srv.URL+"/.default"))
 		res := e.arm.Do(http.MethodGet, testarm.WithAPI("/subscriptions", "2022-12-01"), nil,
 			http.Header{"Authorization": {"Bearer " + arm["access_token"].(string)}})
@@ -100,6 +102,7 @@ func TestDiscoveryDocuments(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
+			e := e.forTest(t)
 			res := e.arm.Do(http.MethodGet, tt.path, nil, nil)
 			require.Equal(t, tt.wantCode, res.Code, "%s", res.Body)
 			if tt.wantCode != 200 {
@@ -145,6 +148,7 @@ func TestGraphServicePrincipals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			res := e.arm.Do(http.MethodGet, tt.path, nil, tt.hdr)
 			require.Equal(t, tt.wantCode, res.Code, "%s", res.Body)
 			if tt.wantCode != 200 {
@@ -166,6 +170,7 @@ func TestGraphServicePrincipals(t *testing.T) {
 func TestProviders(t *testing.T) {
 	e := newEnv(t)
 	t.Run("list", func(t *testing.T) {
+		e := e.forTest(t)
 		res := e.arm.Request(http.MethodGet, testarm.WithAPI(testarm.SubscriptionPath+"/providers", "2022-09-01"), nil)
 		require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
 		var body struct {
@@ -193,22 +198,26 @@ func TestProviders(t *testing.T) {
 		assert.Equal(t, map[string]string{"Microsoft.ContainerRegistry": "Registered", "Microsoft.Resources": "Registered"}, states)
 	})
 	t.Run("get, any case", func(t *testing.T) {
+		e := e.forTest(t)
 		res := e.arm.Request(http.MethodGet, testarm.WithAPI(testarm.SubscriptionPath+"/providers/microsoft.containerregistry", "2022-09-01"), nil)
 		require.Equal(t, http.StatusOK, res.Code)
 		assert.Equal(t, "Microsoft.ContainerRegistry", res.JSON(t)["namespace"])
 	})
 	t.Run("register", func(t *testing.T) {
+		e := e.forTest(t)
 		res := e.arm.Request(http.MethodPost, testarm.WithAPI(testarm.SubscriptionPath+"/providers/Microsoft.ContainerRegistry/register", "2022-09-01"), nil)
 		require.Equal(t, http.StatusOK, res.Code)
 		assert.Equal(t, "Registered", res.JSON(t)["registrationState"])
 		assert.Equal(t, "true", res.Header.Get("X-Go-Azure-Sdk-Skip-Polling-Delay"))
 	})
 	t.Run("unknown namespace", func(t *testing.T) {
+		e := e.forTest(t)
 		res := e.arm.Request(http.MethodGet, testarm.WithAPI(testarm.SubscriptionPath+"/providers/Microsoft.Nope", "2022-09-01"), nil)
 		require.Equal(t, http.StatusNotFound, res.Code)
 		assert.Equal(t, "InvalidResourceNamespace", res.ErrCode(t))
 	})
 	t.Run("operations", func(t *testing.T) {
+		e := e.forTest(t)
 		res := e.arm.Request(http.MethodGet, testarm.WithAPI("/providers/Microsoft.ContainerRegistry/operations", "2025-11-01"), nil)
 		require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
 		var body struct{ Value []struct{ Name string } }
@@ -220,6 +229,7 @@ func TestProviders(t *testing.T) {
 		assert.Contains(t, names, "Microsoft.ContainerRegistry/registries/write")
 	})
 	t.Run("needs a token", func(t *testing.T) {
+		e := e.forTest(t)
 		res := e.arm.Do(http.MethodGet, testarm.WithAPI(testarm.SubscriptionPath+"/providers", "2022-09-01"), nil, nil)
 		assert.Equal(t, http.StatusUnauthorized, res.Code)
 	})

@@ -81,6 +81,7 @@ func TestDuplicateKeys(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			before, events := e.stored(name), len(e.hooks.Events())
 			res := e.arm.Request(http.MethodPatch, testarm.WithAPI(testarm.RegistryPath("rg", name), testarm.APIRegistry), tt.body)
 			require.Equal(t, http.StatusBadRequest, res.Code, "%s", res.Body)
@@ -91,6 +92,7 @@ func TestDuplicateKeys(t *testing.T) {
 	}
 
 	t.Run("create with two locations", func(t *testing.T) {
+		e := e.forTest(t)
 		res := e.arm.Request(http.MethodPut, testarm.WithAPI(testarm.RegistryPath("rg", "twoloc01"), testarm.APIRegistry),
 			`{"location":"eastus","sku":{"name":"Basic"},"Location":"westus"}`)
 		require.Equal(t, http.StatusBadRequest, res.Code, "%s", res.Body)
@@ -98,12 +100,14 @@ func TestDuplicateKeys(t *testing.T) {
 		assert.Equal(t, http.StatusNotFound, e.arm.Request(http.MethodGet, testarm.WithAPI(testarm.RegistryPath("rg", "twoloc01"), testarm.APIRegistry), nil).Code)
 	})
 	t.Run("group with two locations", func(t *testing.T) {
+		e := e.forTest(t)
 		res := e.arm.Request(http.MethodPut, testarm.WithAPI(testarm.GroupPath("twoloc"), testarm.APIGroups), `{"location":"eastus","location":"westus"}`)
 		require.Equal(t, http.StatusBadRequest, res.Code, "%s", res.Body)
 		assert.Equal(t, "InvalidRequestContent", res.ErrCode(t))
 		assert.Equal(t, http.StatusNotFound, e.arm.Request(http.MethodHead, testarm.WithAPI(testarm.GroupPath("twoloc"), testarm.APIGroups), nil).Code)
 	})
 	t.Run("same names in different objects are fine", func(t *testing.T) {
+		e := e.forTest(t)
 		res := e.arm.Request(http.MethodPatch, testarm.WithAPI(testarm.RegistryPath("rg", name), testarm.APIRegistry),
 			`{"tags":{"name":"x"},"sku":{"name":"Premium"},"properties":{"networkRuleSet":{"defaultAction":"Deny",`+
 				`"ipRules":[{"action":"Allow","value":"52.57.22.38"},{"action":"Allow","value":"52.57.22.39"}]}}}`)
@@ -136,6 +140,7 @@ func TestIPRuleInvisibleCharacters(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			want := fmt.Sprintf("The IP rule value %q is invalid: it contains whitespace or an invisible character (U+%04X). Send the address or range alone.", tt.value, tt.r)
 			before, events := e.stored(name), len(e.hooks.Events())
 			res := e.arm.Request(http.MethodPatch, testarm.WithAPI(testarm.RegistryPath("rg", name), testarm.APINetworkRule), ipRulesMap(tt.value))
@@ -201,6 +206,7 @@ func TestBodyShapeAndContentType(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			ct := tt.contentType
 			if ct == "" {
 				ct = "application/json"
@@ -317,6 +323,7 @@ func TestAPIVersions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			path := tt.path
 			if tt.version != "-" {
 				path += "?api-version=" + url.QueryEscape(tt.version)
@@ -361,6 +368,7 @@ func TestLocations(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			name := fmt.Sprintf("located%02d", i)
 			group := fmt.Sprintf("located%02d", i)
 			res := e.arm.Request(http.MethodPut, testarm.WithAPI(testarm.RegistryPath("rg", name), testarm.APIRegistry),
@@ -444,6 +452,7 @@ func TestTokenAudience(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			hdr := http.Header{"Authorization": {"Bearer " + tt.token}}
 			if !tt.refused {
 				res := e.arm.Do(http.MethodGet, testarm.WithAPI(testarm.RegistryPath("rg", "audience1"), testarm.APIRegistry), nil, hdr)

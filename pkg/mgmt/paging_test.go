@@ -80,6 +80,7 @@ func TestPaging(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			names, pages := collect(t, e, tt.path)
 			assert.Equal(t, tt.wantNames, names)
 			assert.Equal(t, tt.wantPages, pages)
@@ -87,6 +88,7 @@ func TestPaging(t *testing.T) {
 	}
 
 	t.Run("consistent while items are deleted", func(t *testing.T) {
+		e := e.forTest(t)
 		first := e.arm.Request(http.MethodGet, testarm.WithAPI(testarm.SubscriptionPath+"/providers/Microsoft.ContainerRegistry/registries", testarm.APIRegistry), nil)
 		var page struct {
 			NextLink string `json:"nextLink"`
@@ -99,6 +101,7 @@ func TestPaging(t *testing.T) {
 	})
 
 	t.Run("bad skip token", func(t *testing.T) {
+		e := e.forTest(t)
 		res := e.arm.Request(http.MethodGet, testarm.WithAPI(testarm.SubscriptionPath+"/providers/Microsoft.ContainerRegistry/registries?$skiptoken=%25%25", testarm.APIRegistry), nil)
 		require.Equal(t, http.StatusBadRequest, res.Code)
 		assert.Equal(t, "InvalidSkipToken", res.ErrCode(t))

@@ -115,6 +115,7 @@ func TestPatchMerge(t *testing.T) {
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, func(t *testing.T) {
+			e := e.forTest(t)
 			res := e.arm.Request(http.MethodPatch, testarm.WithAPI(path, s.api), s.body)
 			if s.wantErr != "" {
 				require.Equal(t, http.StatusBadRequest, res.Code, "%s", res.Body)
@@ -144,6 +145,7 @@ func TestPatchMissing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			res := e.arm.Request(http.MethodPatch, testarm.WithAPI(tt.path, testarm.APIRegistry), tt.body)
 			require.Equal(t, tt.wantCode, res.Code, "%s", res.Body)
 			assert.Equal(t, tt.wantErr, res.ErrCode(t))

@@ -145,6 +145,7 @@ func TestRegistryCRUD(t *testing.T) {
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, func(t *testing.T) {
+			e := e.forTest(t)
 			res := e.arm.Request(s.method, s.path, s.body)
 			require.Equal(t, s.wantCode, res.Code, "%s", res.Body)
 			if s.wantErr != "" {
@@ -206,6 +207,7 @@ func TestGenericResources(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			res := e.arm.Request(http.MethodGet, testarm.WithAPI(strings.ReplaceAll(tt.path, " ", "%20"), testarm.APIGroups), nil)
 			require.Equal(t, tt.wantCode, res.Code, "%s", res.Body)
 			if tt.wantErr != "" {
@@ -220,6 +222,7 @@ func TestGenericResources(t *testing.T) {
 		})
 	}
 	t.Run("item shape", func(t *testing.T) {
+		e := e.forTest(t)
 		res := e.arm.Request(http.MethodGet, testarm.WithAPI(testarm.GroupPath("rg")+"/resources", testarm.APIGroups), nil)
 		require.Equal(t, http.StatusOK, res.Code)
 		assert.Equal(t, `{"value":[{"id":"`+testarm.RegistryPath("rg", "alpha1")+`","name":"alpha1","type":"Microsoft.ContainerRegistry/registries",`+
@@ -287,6 +290,7 @@ func TestCaseInsensitivePaths(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			res := e.arm.Request(tt.method, testarm.WithAPI(tt.path, testarm.APIRegistry), tt.body)
 			require.Equal(t, tt.wantCode, res.Code, "%s", res.Body)
 			if strings.HasPrefix(tt.name, "get") {

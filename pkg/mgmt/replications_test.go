@@ -37,6 +37,7 @@ func TestReplications(t *testing.T) {
 	westus := map[string]any{"location": "westus"}
 
 	t.Run("every SKU lists the home replication", func(t *testing.T) {
+		e := e.forTest(t)
 		assert.Equal(t, []string{"eastus@eastus"}, listNames(t, "basicreg1", apiNewest))
 		res := e.arm.Request(http.MethodGet, testarm.WithAPI(replPath("rg", "basicreg1", "eastus"), apiNewest), nil)
 		require.Equal(t, http.StatusOK, res.Code)
@@ -48,11 +49,13 @@ func TestReplications(t *testing.T) {
 		assert.Equal(t, "Microsoft.ContainerRegistry/registries/replications", res.JSON(t)["type"])
 	})
 	t.Run("only Premium replicates", func(t *testing.T) {
+		e := e.forTest(t)
 		res := e.arm.Request(http.MethodPut, testarm.WithAPI(replPath("rg", "basicreg1", "westus"), apiNewest), westus)
 		require.Equal(t, http.StatusBadRequest, res.Code)
 		assert.Equal(t, "GeoReplicationNotSupported", res.ErrCode(t))
 	})
 	t.Run("create, get, update, delete", func(t *testing.T) {
+		e := e.forTest(t)
 		res := e.arm.Request(http.MethodPut, testarm.WithAPI(replPath("rg", "premium01", "westus"), apiNewest),
 			map[string]any{"location": "West US", "tags": map[string]string{"a": "1"}, "properties": map[string]any{"zoneRedundancy": "Enabled"}})
 		require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
@@ -96,6 +99,7 @@ func TestReplications(t *testing.T) {
 		assert.Equal(t, []string{"eastus@eastus"}, listNames(t, "premium01", apiNewest))
 	})
 	t.Run("the home replication is the registry's", func(t *testing.T) {
+		e := e.forTest(t)
 		for _, method := range []string{http.MethodPut, http.MethodDelete} {
 			res := e.arm.Request(method, testarm.WithAPI(replPath("rg", "premium01", "eastus"), apiNewest), map[string]any{"location": "eastus"})
 			require.Equal(t, http.StatusBadRequest, res.Code, method)
@@ -106,6 +110,7 @@ func TestReplications(t *testing.T) {
 		assert.Equal(t, "HomeReplicationNotModifiable", res.ErrCode(t))
 	})
 	t.Run("old api-version shows fewer properties", func(t *testing.T) {
+		e := e.forTest(t)
 		res := e.arm.Request(http.MethodGet, testarm.WithAPI(replPath("rg", "premium01", "eastus"), "2019-05-01"), nil)
 		require.Equal(t, http.StatusOK, res.Code)
 		assert.NotContains(t, props(t, res), "zoneRedundancy")
@@ -113,6 +118,7 @@ func TestReplications(t *testing.T) {
 		assert.NotContains(t, res.JSON(t), "systemData")
 	})
 	t.Run("unknown registry", func(t *testing.T) {
+		e := e.forTest(t)
 		res := e.arm.Request(http.MethodGet, testarm.WithAPI(testarm.RegistryPath("rg", "nothere01")+"/replications", apiNewest), nil)
 		assert.Equal(t, http.StatusNotFound, res.Code)
 	})

@@ -143,6 +143,7 @@ func TestSettingsRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			before := e.stored(tt.target)
 			res := e.arm.Request(http.MethodPatch, testarm.WithAPI(testarm.RegistryPath("rg", tt.target), apiNewest), tt.body)
 			require.Equal(t, http.StatusBadRequest, res.Code, "%s", res.Body)
@@ -152,6 +153,7 @@ func TestSettingsRefused(t *testing.T) {
 		})
 	}
 	t.Run("encryption at creation", func(t *testing.T) {
+		e := e.forTest(t)
 		res := e.arm.Request(http.MethodPut, testarm.WithAPI(testarm.RegistryPath("rg", "cmkreg01"), apiNewest), map[string]any{
 			"location": "eastus", "sku": map[string]any{"name": "Premium"},
 			"properties": map[string]any{"encryption": map[string]any{"status": "enabled",

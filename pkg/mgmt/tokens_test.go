@@ -55,6 +55,7 @@ func TestScopeMapsAndTokensARM(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			res := e.arm.Request(tt.method, tt.path, tt.body)
 			require.Equal(t, tt.wantCode, res.Code, "%s", res.Body)
 			if tt.wantErr != "" {
@@ -64,6 +65,7 @@ func TestScopeMapsAndTokensARM(t *testing.T) {
 	}
 
 	t.Run("list has the system scope maps", func(t *testing.T) {
+		e := e.forTest(t)
 		res := e.arm.Request("GET", testarm.WithAPI(reg+"/scopeMaps", apiTokens), nil)
 		require.Equal(t, 200, res.Code, "%s", res.Body)
 		var names []string
@@ -81,6 +83,7 @@ func TestScopeMapsAndTokensARM(t *testing.T) {
 	})
 
 	t.Run("token GET shape", func(t *testing.T) {
+		e := e.forTest(t)
 		res := e.arm.Request("GET", tok("pulltok"), nil)
 		require.Equal(t, 200, res.Code, "%s", res.Body)
 		m := res.JSON(t)

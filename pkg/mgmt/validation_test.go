@@ -110,6 +110,7 @@ func TestValidationRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			sku := tt.sku
 			if sku == "" {
 				sku = "Premium"
@@ -179,6 +180,7 @@ func TestValidationAccepts(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			res := e.mustRegistry("rg", fmt.Sprintf("accepted%02d", i), tt.sku, tt.props)
 			if tt.check != nil {
 				tt.check(t, res.JSON(t))
@@ -186,6 +188,7 @@ func TestValidationAccepts(t *testing.T) {
 		})
 	}
 	t.Run("quota follows config", func(t *testing.T) {
+		e := e.forTest(t)
 		res := e.arm.Request(http.MethodPut, testarm.WithAPI(testarm.RegistryPath("rg", "quota001"), testarm.APIRegistry),
 			map[string]any{"location": "eastus", "sku": map[string]any{"name": "Premium"}, "properties": manyRules(4)})
 		require.Equal(t, http.StatusBadRequest, res.Code)

@@ -54,9 +54,14 @@ type env struct {
 	clock    *testarm.Clock
 	arm      *testarm.Client // az's view: the ARM API over HTTP, signed in
 	srv      *httptest.Server
+	*callers // shared by every view of e
+}
+
+// callers is what the portal is told about who calls it.
+type callers struct {
+	mu       sync.Mutex
 	client   firewall.Client // what ClientOf answers
 	activity map[string]portal.Activity
-	mu       sync.Mutex
 }
 
 type envOption func(*portal.Config)
@@ -68,8 +73,10 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Cleanup(func() { st.Close() })
 	e := &env{
 		t: t, hooks: &hooks{}, clock: testarm.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)),
-		client:   firewall.Client{Peer: netip.MustParseAddr("127.0.0.1"), Source: netip.MustParseAddr("127.0.0.1"), Addr: netip.MustParseAddr(natAddr)},
-		activity: map[string]portal.Activity{},
+		callers: &callers{
+			client:   firewall.Client{Peer: netip.MustParseAddr("127.0.0.1"), Source: netip.MustParseAddr("127.0.0.1"), Addr: netip.MustParseAddr(natAddr)},
+			activity: map[string]portal.Activity{},
+		},
 	}
 	key, err := token.GenerateKey()
 	require.NoError(t, err)
@@ -89,6 +96,14 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	e.srv = httptest.NewServer(e.portal(t, []byte(strings.Repeat("k", 32)), opts...))
 	t.Cleanup(e.srv.Close)
 	return e
+}
+
+// forTest is e reporting to t: a subtest's failures must end the subtest's
+// goroutine, not its parent's.
+func (e *env) forTest(t *testing.T) *env {
+	cp := *e
+	cp.t, cp.arm = t, e.arm.For(t)
+	return &cp
 }
 
 // portal builds a portal on e's ARM API with its own session key.
@@ -169,6 +184,13 @@ type user struct {
 	c      *http.Client
 	csrf   string
 	origin string
+}
+
+// forTest is u reporting to t; the copy shares u's cookies.
+func (u *user) forTest(t *testing.T) *user {
+	cp := *u
+	cp.t = t
+	return &cp
 }
 
 func (e *env) newUser() *user { return e.newUserAt(e.srv.URL) }

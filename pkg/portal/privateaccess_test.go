@@ -187,6 +187,8 @@ func TestPrivateAccessFormsAreChecked(t *testing.T) {
 		{"long description", url.Values{"op": {"approve"}, "connection": {pending}, "description": {strings.Repeat("x", 141)}}, http.StatusBadRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			u := u.forTest(t)
+			e := e.forTest(t)
 			r := u.post(action, tc.form)
 			assert.Equal(t, tc.status, r.status, r.body)
 			assert.Equal(t, before, e.connectionStates("rg", "peregistry"), "nothing changed")
@@ -194,6 +196,8 @@ func TestPrivateAccessFormsAreChecked(t *testing.T) {
 	}
 
 	t.Run("signed out", func(t *testing.T) {
+		u := u.forTest(t)
+		e := e.forTest(t)
 		anon := e.newUser()
 		anon.csrf = u.csrf
 		r := anon.post(action, url.Values{"op": {"reject"}, "connection": {approved}})

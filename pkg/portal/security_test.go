@@ -114,6 +114,7 @@ func TestNoSessionChangesNothing(t *testing.T) {
 	for _, path := range []string{"/portal/", "/portal/create", "/portal/registries/acremu/myregistry", "/portal/registries/acremu/myregistry/keys",
 		"/portal/registries/acremu/myregistry/networking", "/portal/groups/acremu/delete"} {
 		t.Run("GET "+path, func(t *testing.T) {
+			u := u.forTest(t)
 			r := u.get(path)
 			assert.Equal(t, http.StatusSeeOther, r.status)
 			assert.Equal(t, "/portal/signin?next="+url.QueryEscape(path), r.location)
@@ -122,6 +123,7 @@ func TestNoSessionChangesNothing(t *testing.T) {
 	}
 	for _, a := range actions {
 		t.Run("POST "+a.name, func(t *testing.T) {
+			u := u.forTest(t)
 			r := u.post(a.path, cloneForm(a.form))
 			assert.Equal(t, http.StatusUnauthorized, r.status)
 			assert.Contains(t, r.body, "Nothing was changed")
@@ -146,6 +148,7 @@ func TestCSRFRefusedChangesNothing(t *testing.T) {
 	for _, c := range cases {
 		for _, a := range actions {
 			t.Run(c.name+"/"+a.name, func(t *testing.T) {
+				e := e.forTest(t)
 				u := e.newUser()
 				u.signIn()
 				before := e.snapshot()
@@ -159,6 +162,7 @@ func TestCSRFRefusedChangesNothing(t *testing.T) {
 		}
 	}
 	t.Run("the real token works", func(t *testing.T) {
+		e := e.forTest(t)
 		u := e.newUser()
 		u.signIn()
 		r := u.post("/portal/registries/acremu/myregistry/keys", url.Values{"op": {"admin-off"}})

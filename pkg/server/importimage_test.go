@@ -73,13 +73,14 @@ func (e *importEnv) digestAt(t *testing.T, image string) string {
 	return d.Digest.String()
 }
 
-func (e *importEnv) importImage(body map[string]any) (int, map[string]any) {
-	return e.c.arm("POST", testarm.RegistryPath("rg", "importdst")+"/importImage", body)
+func (e *importEnv) importImage(t *testing.T, body map[string]any) (int, map[string]any) {
+	t.Helper()
+	return e.c.forTest(t).arm("POST", testarm.RegistryPath("rg", "importdst")+"/importImage", body)
 }
 
 func (e *importEnv) restrictSource(t *testing.T, props map[string]any) {
 	t.Helper()
-	status, m := e.c.arm("PATCH", testarm.RegistryPath("rg", "importsrc"), map[string]any{"properties": props})
+	status, m := e.c.forTest(t).arm("PATCH", testarm.RegistryPath("rg", "importsrc"), map[string]any{"properties": props})
 	require.Equal(t, http.StatusOK, status, m)
 }
 
@@ -159,7 +160,7 @@ func TestImportImage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, m := e.importImage(tt.body)
+			status, m := e.importImage(t, tt.body)
 			require.Equal(t, tt.status, status, m)
 			if tt.status >= 400 {
 				code, msg := errorOf(m)
@@ -202,7 +203,7 @@ func TestImportImageSourceFirewall(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e.restrictSource(t, tt.props)
 			target := "fw/app:" + string(rune('a'+i))
-			status, m := e.importImage(map[string]any{"source": tt.source, "targetTags": []string{target}})
+			status, m := e.importImage(t, map[string]any{"source": tt.source, "targetTags": []string{target}})
 			if !tt.denied {
 				require.Equal(t, http.StatusOK, status, m)
 				assert.Equal(t, e.image.String(), e.digestAt(t, target))
@@ -226,13 +227,13 @@ func TestImportImageTargetFirewall(t *testing.T) {
 	status, m := e.c.arm("PATCH", testarm.RegistryPath("rg", "importdst"), map[string]any{"properties": map[string]any{
 		"networkRuleSet": map[string]any{"defaultAction": "Deny"}, "networkRuleBypassOptions": "None"}})
 	require.Equal(t, http.StatusOK, status, m)
-	status, m = e.importImage(map[string]any{"source": byID("app:v1"), "targetTags": []string{"app:v1"}})
+	status, m = e.importImage(t, map[string]any{"source": byID("app:v1"), "targetTags": []string{"app:v1"}})
 	require.Equal(t, http.StatusBadRequest, status, m)
 	_, msg := errorOf(m)
 	assert.Contains(t, msg, `"code":"DENIED"`)
 
 	status, m = e.c.arm("PATCH", testarm.RegistryPath("rg", "importdst"), map[string]any{"properties": map[string]any{"networkRuleBypassOptions": "AzureServices"}})
 	require.Equal(t, http.StatusOK, status, m)
-	status, m = e.importImage(map[string]any{"source": byID("app:v1"), "targetTags": []string{"app:v1"}})
+	status, m = e.importImage(t, map[string]any{"source": byID("app:v1"), "targetTags": []string{"app:v1"}})
 	require.Equal(t, http.StatusOK, status, m)
 }

@@ -85,6 +85,7 @@ func TestEndpointProtocol(t *testing.T) {
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			c := c.forTest(t)
 			status, m := armPatch(t, c, reg, map[string]any{"properties": map[string]any{
 				"dataEndpointEnabled": true, "endpointProtocol": tt.protocol, "networkRuleSet": tt.rules}})
 			require.Equal(t, 200, status, m)

@@ -77,6 +77,12 @@ func newClient(t *testing.T, s *Server) *client {
 	return &client{Client: c, t: t}
 }
 
+// forTest is c reporting to t: a subtest's failures must end the subtest's
+// goroutine, not its parent's.
+func (c *client) forTest(t *testing.T) *client {
+	return &client{Client: c.For(t), t: t}
+}
+
 // do sends a request with exactly the given headers and returns status
 // and body.
 func (c *client) do(method, rawURL string, body any, header http.Header) (int, []byte) {
@@ -121,6 +127,7 @@ func TestDefaultRegistryServedOnFrontEndForAnyHost(t *testing.T) {
 
 	for _, host := range []string{"localhost", "127.0.0.1", "unknown.example"} {
 		t.Run(host, func(t *testing.T) {
+			c := c.forTest(t)
 			req, _ := http.NewRequest("GET", c.Base+"/v2/", nil)
 			req.Host = fmt.Sprintf("%s:%d", host, s.FrontPort())
 			resp, err := c.HTTP.Do(req)

@@ -131,6 +131,7 @@ func TestRepositoryScopedTokens(t *testing.T) {
 	}
 
 	t.Run("scope map decides", func(t *testing.T) {
+		c := c.forTest(t)
 		tests := []struct {
 			name string
 			repo string
@@ -160,6 +161,7 @@ func TestRepositoryScopedTokens(t *testing.T) {
 	})
 
 	t.Run("scope map update applies at once", func(t *testing.T) {
+		c := c.forTest(t)
 		status, out := c.arm("PATCH", reg+"/scopeMaps/pullhello", map[string]any{"properties": map[string]any{
 			"actions": []string{"repositories/hello/content/read", "repositories/hello/content/write", "repositories/team/*/content/read"}}})
 		require.Equal(t, 200, status, out)
@@ -167,6 +169,7 @@ func TestRepositoryScopedTokens(t *testing.T) {
 	})
 
 	t.Run("disabled token is refused, saying so", func(t *testing.T) {
+		c := c.forTest(t)
 		status, out := c.arm("PATCH", reg+"/tokens/ci-token", map[string]any{"properties": map[string]any{"status": "disabled"}})
 		require.Equal(t, 200, status, out)
 		st, body := tokenFor(ci, "repository:hello:pull")
@@ -181,6 +184,7 @@ func TestRepositoryScopedTokens(t *testing.T) {
 	})
 
 	t.Run("regenerating a password invalidates the old one", func(t *testing.T) {
+		c := c.forTest(t)
 		fresh := c.generate("ci-token", map[string]any{"name": "password1"})
 		require.Len(t, fresh, 1)
 		assert.Equal(t, 401, pull("hello", ci))
@@ -189,6 +193,7 @@ func TestRepositoryScopedTokens(t *testing.T) {
 	})
 
 	t.Run("expired password is refused, saying so", func(t *testing.T) {
+		c := c.forTest(t)
 		old := c.generate("ci-token", map[string]any{"name": "password2", "expiry": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)})
 		st, body := tokenFor(basicAuth("ci-token", old["password2"]), "repository:hello:pull")
 		assert.Equal(t, 401, st)
@@ -196,6 +201,7 @@ func TestRepositoryScopedTokens(t *testing.T) {
 	})
 
 	t.Run("GET shows passwords without values", func(t *testing.T) {
+		c := c.forTest(t)
 		status, out := c.arm("GET", reg+"/tokens/ci-token", nil)
 		require.Equal(t, 200, status, out)
 		b, _ := json.Marshal(out)
@@ -205,12 +211,14 @@ func TestRepositoryScopedTokens(t *testing.T) {
 	})
 
 	t.Run("deleted token stops at once", func(t *testing.T) {
+		c := c.forTest(t)
 		status, _ := c.arm("DELETE", reg+"/tokens/pusher", nil)
 		require.Equal(t, 200, status)
 		assert.Equal(t, 401, pull("hello", admin))
 	})
 
 	t.Run("firewall answers first", func(t *testing.T) {
+		c := c.forTest(t)
 		status, out := c.arm("PATCH", reg, map[string]any{"properties": map[string]any{"networkRuleSet": map[string]any{"defaultAction": "Deny"}}})
 		require.Equal(t, 200, status, out)
 		st, body := tokenFor(basicAuth("ci-token", "wrong"), "repository:hello:pull")

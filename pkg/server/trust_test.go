@@ -129,6 +129,7 @@ func TestTokensStayInTheirRegistry(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			c := c.forTest(t)
 			// At A the token works, whatever Host it was minted under.
 			assert.NotEqual(t, http.StatusUnauthorized, bearerGet(t, c, addrA, loginA, tt.path, tt.token), "at A")
 			for _, host := range []string{loginB, "invented.example:1", loginA} {
@@ -139,17 +140,20 @@ func TestTokensStayInTheirRegistry(t *testing.T) {
 	}
 
 	t.Run("the login server is accepted as service under another name", func(t *testing.T) {
+		c := c.forTest(t)
 		status, tok := registryToken(t, c, addrA, addrA, loginA, "registrya", pwA, catalog)
 		require.Equal(t, http.StatusOK, status, tok)
 		assert.Equal(t, http.StatusOK, bearerGet(t, c, addrA, addrA, "/v2/_catalog", tok))
 	})
 	t.Run("another registry as service is refused, saying why", func(t *testing.T) {
+		c := c.forTest(t)
 		status, body := registryToken(t, c, addrA, loginA, loginB, "registrya", pwA, catalog)
 		assert.Equal(t, http.StatusUnauthorized, status)
 		assert.Contains(t, body, "is not this registry")
 	})
 
 	t.Run("a deleted registry's tokens fail at its successor", func(t *testing.T) {
+		c := c.forTest(t)
 		tok := mint(loginA, loginA, "registrya", catalog)
 		status, _ := c.arm("DELETE", testarm.RegistryPath("rg", "registrya"), nil)
 		require.Equal(t, http.StatusOK, status)
