@@ -100,7 +100,7 @@ func TestErrorDecodingFailsOnOtherBodies(t *testing.T) {
 }
 
 // recorder is a test that only remembers whether it failed, so that a
-// helper's failure can be asserted.
+// Response method's failure can be asserted.
 type recorder struct {
 	testing.TB
 	failed bool
