@@ -204,3 +204,18 @@ func (w *v2Writer) Flush() {
 }
 
 func (w *v2Writer) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// authorize checks the request's credentials for records with the access
+// controller distribution uses, so the credentials and the 401 challenge
+// are those of every /v2/ request.
+func (r *Registry) authorize(w http.ResponseWriter, req *http.Request, records ...auth.Access) error {
+	if _, err := (accessController{r}).Authorized(req, records...); err != nil {
+		var ch *challenge
+		if errors.As(err, &ch) {
+			w.Header().Set("WWW-Authenticate", ch.header)
+			return ch.err
+		}
+		return err
+	}
+	return nil
+}

@@ -291,3 +291,35 @@ func (s *repoStore) remove(ctx context.Context, name string) error {
 	}
 	return err
 }
+
+// maxManifestBytes bounds what is read of a manifest or an image config.
+const maxManifestBytes = 4 << 20
+
+// blobDataPath is where distribution keeps the bytes of a blob.
+func blobDataPath(d digest.Digest) string {
+	return path.Join(blobsRoot, d.Algorithm().String(), d.Encoded()[:2], d.Encoded(), "data")
+}
+
+// readBlob reads a blob of at most maxManifestBytes.
+func (s *repoStore) readBlob(ctx context.Context, d digest.Digest) ([]byte, error) {
+	rc, err := s.driver.Reader(ctx, blobDataPath(d), 0)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(io.LimitReader(rc, maxManifestBytes))
+}
+
+// manifestStored returns when the repository name stored the manifest d,
+// and false when it does not hold it.
+func (s *repoStore) manifestStored(ctx context.Context, name string, d digest.Digest) (time.Time, bool, error) {
+	fi, err := s.driver.Stat(ctx, repoPath(name, "_manifests", "revisions", d.Algorithm().String(), d.Encoded(), "link"))
+	switch {
+	case err == nil:
+		return fi.ModTime(), true, nil
+	case isPathNotFound(err):
+		return time.Time{}, false, nil
+	default:
+		return time.Time{}, false, err
+	}
+}

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
+	"net/http"
 	"path"
 	"strings"
 	"sync"
@@ -309,4 +311,13 @@ func decodePatch(body []byte) (attributesPatch, error) {
 		return p, errUnsupported("the request body must be one JSON object")
 	}
 	return p, nil
+}
+
+// readPatch reads and decodes the body of a PATCH of changeableAttributes.
+func readPatch(w http.ResponseWriter, req *http.Request) (attributesPatch, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, req.Body, 64<<10))
+	if err != nil {
+		return attributesPatch{}, errUnsupported("the request body is too large or could not be read")
+	}
+	return decodePatch(b)
 }
