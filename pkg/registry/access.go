@@ -30,17 +30,9 @@ func newAccessController(opts map[string]any) (auth.AccessController, error) {
 // Authorized grants the request when its credentials cover every record;
 // otherwise it returns a challenge, which distribution answers with 401.
 func (c accessController) Authorized(req *http.Request, records ...auth.Access) (*auth.Grant, error) {
-	p, err := c.r.authenticate(req)
-	switch {
-	case err != nil:
-		return nil, c.r.newChallenge(req, records, err)
-	case p == nil:
-		return nil, c.r.newChallenge(req, records, nil)
-	}
-	for _, rec := range records {
-		if !p.allows(rec.Type, rec.Name, rec.Action) {
-			return nil, c.r.newChallenge(req, records, errInsufficientScope)
-		}
+	p, err := c.r.permitted(req, records)
+	if err != nil {
+		return nil, err
 	}
 	grant := &auth.Grant{User: auth.UserInfo{Name: p.name}}
 	for _, rec := range records {
@@ -48,6 +40,46 @@ func (c accessController) Authorized(req *http.Request, records ...auth.Access) 
 	}
 	return grant, nil
 }
+
+// authorize is the one check of a request's credentials for the routes
+// served next to distribution (the metadata API, referrers, the blob fast
+// path, locks): the same authentication and records as distribution's own
+// checks, so credentials and the 401 are those of every /v2/ request. Its
+// refusal is a *challenge, which writeError writes; a handler that leaves
+// a refused request to distribution just goes on, and distribution writes
+// the same challenge.
+func (r *Registry) authorize(req *http.Request, records ...auth.Access) error {
+	_, err := r.permitted(req, records)
+	return err
+}
+
+// permitted returns the request's principal when it covers every record,
+// else the challenge.
+func (r *Registry) permitted(req *http.Request, records []auth.Access) (*principal, error) {
+	p, err := r.authenticate(req)
+	switch {
+	case err != nil:
+		return nil, r.newChallenge(req, records, err)
+	case p == nil:
+		return nil, r.newChallenge(req, records, nil)
+	}
+	for _, rec := range records {
+		if !p.allows(rec.Type, rec.Name, rec.Action) {
+			return nil, r.newChallenge(req, records, errInsufficientScope)
+		}
+	}
+	return p, nil
+}
+
+// repositoryAccess is the record of action on the repository name, as
+// distribution spells it.
+func repositoryAccess(name, action string) auth.Access {
+	return auth.Access{Resource: auth.Resource{Type: "repository", Name: name}, Action: action}
+}
+
+// catalogAccess is the record distribution asks for on /v2/_catalog, and
+// ACR on /acr/v1/_catalog.
+var catalogAccess = auth.Access{Resource: auth.Resource{Type: "registry", Name: "catalog"}, Action: "*"}
 
 // challenge is a 401 with ACR's WWW-Authenticate header and body.
 type challenge struct {
@@ -58,6 +90,17 @@ type challenge struct {
 var _ auth.Challenge = (*challenge)(nil)
 
 func (c *challenge) Error() string { return c.err.Error() }
+
+// Unwrap gives the 401 body, so writeError treats a challenge as any
+// other registry error.
+func (c *challenge) Unwrap() error { return c.err }
+
+// Write sends the challenge header and ACR's 401 body, wherever the
+// challenge was raised.
+func (c *challenge) Write(w http.ResponseWriter) error {
+	w.Header().Set("WWW-Authenticate", c.header)
+	return c.err.Write(w)
+}
 
 // SetHeaders is called by distribution just before it writes its own 401.
 // It sets the challenge header and hands the challenge to the v2Writer of
@@ -171,7 +214,7 @@ func (w *v2Writer) WriteHeader(code int) {
 	case w.replaced:
 	case code == http.StatusUnauthorized && w.challenge != nil:
 		w.replaced = true
-		_ = w.challenge.err.Write(w.ResponseWriter)
+		_ = w.challenge.Write(w.ResponseWriter)
 	case code == http.StatusNotFound && strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain"):
 		w.replaced = true
 		_ = errNotFound.Write(w.ResponseWriter)
@@ -204,18 +247,3 @@ func (w *v2Writer) Flush() {
 }
 
 func (w *v2Writer) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// authorize checks the request's credentials for records with the access
-// controller distribution uses, so the credentials and the 401 challenge
-// are those of every /v2/ request.
-func (r *Registry) authorize(w http.ResponseWriter, req *http.Request, records ...auth.Access) error {
-	if _, err := (accessController{r}).Authorized(req, records...); err != nil {
-		var ch *challenge
-		if errors.As(err, &ch) {
-			w.Header().Set("WWW-Authenticate", ch.header)
-			return ch.err
-		}
-		return err
-	}
-	return nil
-}

@@ -100,10 +100,7 @@ func (r *Registry) serveACR(w http.ResponseWriter, req *http.Request) error {
 		w.Header().Set("Allow", strings.Join(methods, ", "))
 		return errMethodNotAllowed
 	}
-	var need auth.Access
-	if route == acrCatalog {
-		need = auth.Access{Resource: auth.Resource{Type: "registry", Name: "catalog"}, Action: "*"}
-	} else {
+	if route != acrCatalog {
 		named, err := reference.WithName(name)
 		if err != nil {
 			return errNameInvalid
@@ -113,16 +110,8 @@ func (r *Registry) serveACR(w http.ResponseWriter, req *http.Request) error {
 				return errTagInvalid
 			}
 		}
-		action := "metadata_read"
-		switch req.Method {
-		case http.MethodDelete:
-			action = "delete"
-		case http.MethodPatch:
-			action = "metadata_write"
-		}
-		need = auth.Access{Resource: auth.Resource{Type: "repository", Name: name}, Action: action}
 	}
-	if err := r.authorize(w, req, need); err != nil {
+	if err := r.authorize(req, acrAccess(route, req.Method, name)); err != nil {
 		return err
 	}
 
@@ -143,5 +132,22 @@ func (r *Registry) serveACR(w http.ResponseWriter, req *http.Request) error {
 		return r.serveRepository(w, req, name)
 	default:
 		return r.serveDeleteRepository(w, req, name)
+	}
+}
+
+// acrAccess is the record a route needs: registry:catalog:* for the
+// catalog; for a repository, delete to delete, metadata_write to PATCH,
+// metadata_read to read.
+func acrAccess(route acrRoute, method, name string) auth.Access {
+	if route == acrCatalog {
+		return catalogAccess
+	}
+	switch method {
+	case http.MethodDelete:
+		return repositoryAccess(name, "delete")
+	case http.MethodPatch:
+		return repositoryAccess(name, "metadata_write")
+	default:
+		return repositoryAccess(name, "metadata_read")
 	}
 }

@@ -20,7 +20,7 @@ import (
 
 // ACR's changeableAttributes (deleteEnabled, writeEnabled, readEnabled,
 // listEnabled) of repositories, tags and manifests: set with PATCH on
-// /acr/v1/… (acrv1.go), enforced on /v2/ (locks.go).
+// /acr/v1/… (acrv1_*.go), enforced on /v2/ (locks.go).
 //
 // Storage: one small JSON file per repository in distribution's storage
 // driver, at /acremu/attributes/<repository>/_attributes.json, outside

@@ -19,7 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/distribution/distribution/v3/registry/auth"
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 
@@ -138,8 +137,7 @@ func (r *Registry) redirectBlob(w http.ResponseWriter, req *http.Request) bool {
 	if _, err := reference.WithName(name); err != nil {
 		return false
 	}
-	pull := auth.Access{Resource: auth.Resource{Type: "repository", Name: name}, Action: "pull"}
-	if _, err := (accessController{r}).Authorized(req, pull); err != nil {
+	if r.authorize(req, repositoryAccess(name, "pull")) != nil {
 		return false
 	}
 	if !r.blobLinked(req.Context(), name, dgst) {

@@ -53,22 +53,18 @@ func (r *Registry) serveLocked(w http.ResponseWriter, req *http.Request) bool {
 	if ra == nil {
 		return false
 	}
-	var actions []string
+	var records []auth.Access
 	switch req.Method {
 	case http.MethodGet, http.MethodHead:
-		actions = []string{"pull"}
+		records = []auth.Access{repositoryAccess(name, "pull")}
 	case http.MethodPut:
-		actions = []string{"pull", "push"}
+		records = []auth.Access{repositoryAccess(name, "pull"), repositoryAccess(name, "push")}
 	case http.MethodDelete:
-		actions = []string{"delete"}
+		records = []auth.Access{repositoryAccess(name, "delete")}
 	default:
 		return false
 	}
-	records := make([]auth.Access, len(actions))
-	for i, a := range actions {
-		records[i] = auth.Access{Resource: auth.Resource{Type: "repository", Name: name}, Action: a}
-	}
-	if _, err := (accessController{r}).Authorized(req, records...); err != nil {
+	if r.authorize(req, records...) != nil {
 		return false
 	}
 	ctx := req.Context()
@@ -181,8 +177,7 @@ func (r *Registry) deleteAndForget(w http.ResponseWriter, req *http.Request, nam
 // not answer itself (no pull access, a bad n, an unknown repository) goes
 // to distribution.
 func (r *Registry) serveListedTags(w http.ResponseWriter, req *http.Request, name string, ra *repoAttributes) bool {
-	pull := auth.Access{Resource: auth.Resource{Type: "repository", Name: name}, Action: "pull"}
-	if _, err := (accessController{r}).Authorized(req, pull); err != nil {
+	if r.authorize(req, repositoryAccess(name, "pull")) != nil {
 		return false
 	}
 	q := req.URL.Query()

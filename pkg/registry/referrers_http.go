@@ -3,14 +3,12 @@ package registry
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 
-	"github.com/distribution/distribution/v3/registry/auth"
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/specs-go"
@@ -75,7 +73,8 @@ func splitV2Path(path, sep string) (name, ref string, ok bool) {
 // (distribution spec v1.1): an image index of the manifests whose subject
 // is digest, 200 with an empty list when there are none. It needs pull
 // access to the repository, checked by the access controller distribution
-// uses, so the credentials and the 401 are those of every other /v2/ read.
+// uses (authorize), so the credentials and the 401 are those of every
+// other /v2/ read.
 func (r *Registry) serveReferrers(w http.ResponseWriter, req *http.Request, name, ref string) error {
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
@@ -84,13 +83,7 @@ func (r *Registry) serveReferrers(w http.ResponseWriter, req *http.Request, name
 	if _, err := reference.WithName(name); err != nil {
 		return errNameInvalid
 	}
-	pull := auth.Access{Resource: auth.Resource{Type: "repository", Name: name}, Action: "pull"}
-	if _, err := (accessController{r}).Authorized(req, pull); err != nil {
-		var ch *challenge
-		if errors.As(err, &ch) {
-			w.Header().Set("WWW-Authenticate", ch.header)
-			return ch.err
-		}
+	if err := r.authorize(req, repositoryAccess(name, "pull")); err != nil {
 		return err
 	}
 	subject, err := digest.Parse(ref)

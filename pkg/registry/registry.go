@@ -337,6 +337,11 @@ func (r *Registry) writeError(w http.ResponseWriter, req *http.Request, err erro
 	} else if re.Err != nil {
 		r.log.Debug("registry request refused", "registry", r.name, "method", req.Method, "path", req.URL.Path, "err", err)
 	}
+	var ch *challenge
+	if errors.As(err, &ch) {
+		_ = ch.Write(w)
+		return
+	}
 	_ = re.Write(w)
 }
 
