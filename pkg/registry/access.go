@@ -2,7 +2,6 @@ package registry
 
 import (
 	"errors"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -103,13 +102,15 @@ func (c *challenge) Write(w http.ResponseWriter) error {
 }
 
 // SetHeaders is called by distribution just before it writes its own 401.
-// It sets the challenge header and hands the challenge to the v2Writer of
-// the request, which then writes ACR's body in place of distribution's.
+// It hands the challenge to the v2Writer of the request, which then writes
+// ACR's header and body in place of distribution's; without one (a
+// sub-request, whose answer no client sees) it sets the header only.
 func (c *challenge) SetHeaders(req *http.Request, w http.ResponseWriter) {
-	w.Header().Set("WWW-Authenticate", c.header)
 	if vw, ok := req.Context().Value(v2WriterKey{}).(*v2Writer); ok {
 		vw.challenge = c
+		return
 	}
+	w.Header().Set("WWW-Authenticate", c.header)
 }
 
 // authDetail is one entry of the 401 detail, as ACR spells it.
@@ -194,56 +195,3 @@ func requestScheme(req *http.Request) string {
 	}
 	return "http"
 }
-
-type v2WriterKey struct{}
-
-// v2Writer sits between distribution and the connection. It passes
-// everything through, except that it replaces two responses: a 401 for which
-// the access controller left a challenge (ACR's body instead of
-// distribution's), and the plain-text 404 of distribution's router for
-// unknown /v2/ paths (the registry envelope instead). It keeps
-// http.Flusher and io.ReaderFrom, and Unwrap for http.ResponseController.
-type v2Writer struct {
-	http.ResponseWriter
-	challenge *challenge
-	replaced  bool // the response was written here; distribution's body is dropped
-}
-
-func (w *v2Writer) WriteHeader(code int) {
-	switch {
-	case w.replaced:
-	case code == http.StatusUnauthorized && w.challenge != nil:
-		w.replaced = true
-		_ = w.challenge.Write(w.ResponseWriter)
-	case code == http.StatusNotFound && strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain"):
-		w.replaced = true
-		_ = errNotFound.Write(w.ResponseWriter)
-	default:
-		w.ResponseWriter.WriteHeader(code)
-	}
-}
-
-func (w *v2Writer) Write(p []byte) (int, error) {
-	if w.replaced {
-		return len(p), nil
-	}
-	return w.ResponseWriter.Write(p)
-}
-
-func (w *v2Writer) ReadFrom(src io.Reader) (int64, error) {
-	if w.replaced {
-		return io.Copy(io.Discard, src)
-	}
-	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
-		return rf.ReadFrom(src)
-	}
-	return io.Copy(w.ResponseWriter, src)
-}
-
-func (w *v2Writer) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok && !w.replaced {
-		f.Flush()
-	}
-}
-
-func (w *v2Writer) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -156,8 +156,7 @@ func (r *Registry) mayDelete(ctx context.Context, ra *repoAttributes, name, ref 
 // with the defaults, as in ACR.
 func (r *Registry) deleteAndForget(w http.ResponseWriter, req *http.Request, name, ref string, isDigest bool, tags []string) {
 	m := httpsnoop.CaptureMetricsFn(w, func(w http.ResponseWriter) {
-		vw := &v2Writer{ResponseWriter: w}
-		r.serveDistribution(vw, req.WithContext(context.WithValue(req.Context(), v2WriterKey{}, vw)))
+		r.serveDistribution(withV2Writer(w, req))
 	})
 	if m.Code != http.StatusAccepted {
 		return

@@ -184,49 +184,6 @@ func (c *captureReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// hookWriter calls hook with the status and headers of the response just
-// before they are sent, so the hook can act on a success and add headers
-// before the client sees the response. It keeps http.Flusher and
-// io.ReaderFrom, and Unwrap for http.ResponseController.
-type hookWriter struct {
-	http.ResponseWriter
-	hook   func(status int, h http.Header)
-	called bool
-}
-
-func (w *hookWriter) WriteHeader(code int) {
-	if !w.called && code >= 200 {
-		w.called = true
-		w.hook(code, w.Header())
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *hookWriter) Write(p []byte) (int, error) {
-	if !w.called {
-		w.WriteHeader(http.StatusOK)
-	}
-	return w.ResponseWriter.Write(p)
-}
-
-func (w *hookWriter) ReadFrom(src io.Reader) (int64, error) {
-	if !w.called {
-		w.WriteHeader(http.StatusOK)
-	}
-	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
-		return rf.ReadFrom(src)
-	}
-	return io.Copy(w.ResponseWriter, src)
-}
-
-func (w *hookWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (w *hookWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 // errBadDigest refuses a digest in a path or query that does not parse.
 // The code is distribution's; the message says what was wrong with the
 // value, where distribution's generic one speaks of uploaded content.

@@ -357,7 +357,6 @@ func (r *Registry) serveV2(w http.ResponseWriter, req *http.Request) {
 	if r.serveBlobFile(w, req) { // blobserve.go
 		return
 	}
-	vw := &v2Writer{ResponseWriter: w}
-	req = req.WithContext(context.WithValue(req.Context(), v2WriterKey{}, vw))
+	vw, req := withV2Writer(w, req)
 	r.serveDistribution(vw, req)
 }

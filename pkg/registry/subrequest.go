@@ -23,22 +23,3 @@ func (r *Registry) deleteThroughV2(req *http.Request, path string) error {
 	}
 	return nil
 }
-
-// statusRecorder keeps the status of a response and drops its body.
-type statusRecorder struct {
-	header http.Header
-	status int
-}
-
-func (s *statusRecorder) Header() http.Header { return s.header }
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-}
-
-func (s *statusRecorder) Write(p []byte) (int, error) {
-	s.WriteHeader(http.StatusOK)
-	return len(p), nil
-}
