@@ -30,7 +30,7 @@ import (
 // The list is ordered by digest, or by time with orderby=timedesc or
 // timeasc; the next link carries last (a digest), n and orderby, as ACR's.
 
-var errManifestUnknown = &regError{Status: http.StatusNotFound, Code: "MANIFEST_UNKNOWN", Message: "manifest unknown"}
+var errManifestUnknown = &regError{Status: http.StatusNotFound, Code: codeManifestUnknown, Message: "manifest unknown"}
 
 // acrManifestAttributes is ACR's ManifestAttributesBase, in ACR's key order.
 type acrManifestAttributes struct {

@@ -14,7 +14,7 @@ const (
 	acrPageMax     = catalogMaxEntries // larger n are cut to this
 )
 
-var errPaginationInvalid = &regError{Status: http.StatusBadRequest, Code: "PAGINATION_NUMBER_INVALID", Message: "invalid number of results requested"}
+var errPaginationInvalid = &regError{Status: http.StatusBadRequest, Code: codePaginationNumberInvalid, Message: "invalid number of results requested"}
 
 // pageSize reads n: absent gives acrPageDefault, more than acrPageMax
 // gives acrPageMax, 0 an empty page; a negative or non-numeric n is

@@ -9,7 +9,7 @@ import (
 
 // errNameUnknown refuses a repository that holds nothing.
 func errNameUnknown(name string) *regError {
-	return &regError{Status: http.StatusNotFound, Code: "NAME_UNKNOWN", Message: "repository name not known to registry", Detail: map[string]string{"name": name}}
+	return &regError{Status: http.StatusNotFound, Code: codeNameUnknown, Message: "repository name not known to registry", Detail: map[string]string{"name": name}}
 }
 
 // serveCatalog answers GET /acr/v1/_catalog[?n=&last=]:

@@ -13,8 +13,8 @@ import (
 )
 
 var (
-	errTagInvalid  = &regError{Status: http.StatusBadRequest, Code: "TAG_INVALID", Message: "invalid tag name"}
-	errTagNotFound = &regError{Status: http.StatusNotFound, Code: "TAG_UNKNOWN", Message: "the specified tag does not exist"}
+	errTagInvalid  = &regError{Status: http.StatusBadRequest, Code: codeTagInvalid, Message: "invalid tag name"}
+	errTagNotFound = &regError{Status: http.StatusNotFound, Code: codeTagUnknown, Message: "the specified tag does not exist"}
 )
 
 // acrTagAttributes is ACR's TagAttributesBase.

@@ -33,7 +33,7 @@ import (
 // msgDisallowed is ACR's message for an operation a lock refuses.
 const msgDisallowed = "The operation is disallowed on this registry, repository or image. View troubleshooting steps at https://aka.ms/acr/faq/#why-does-my-pull-or-push-request-fail-with-disallowed-operation"
 
-var errDisallowed = &regError{Status: http.StatusMethodNotAllowed, Code: "REGISTRY_DISALLOWED_OPERATION", Message: msgDisallowed, Detail: map[string]any{}}
+var errDisallowed = &regError{Status: http.StatusMethodNotAllowed, Code: codeDisallowed, Message: msgDisallowed, Detail: map[string]any{}}
 
 // serveLocked answers a /v2/ request that changeableAttributes concern and
 // reports whether it did; on false nothing was written.

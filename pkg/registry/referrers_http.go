@@ -24,7 +24,7 @@ const (
 )
 
 var (
-	errNameInvalid = &regError{Status: http.StatusBadRequest, Code: "NAME_INVALID", Message: "invalid repository name"}
+	errNameInvalid = &regError{Status: http.StatusBadRequest, Code: codeNameInvalid, Message: "invalid repository name"}
 )
 
 // serveDistribution serves a /v2/ request that passed the firewall. The
@@ -188,6 +188,6 @@ func (c *captureReader) Read(p []byte) (int, error) {
 // The code is distribution's; the message says what was wrong with the
 // value, where distribution's generic one speaks of uploaded content.
 func errBadDigest(value string, err error) *regError {
-	return &regError{Status: http.StatusBadRequest, Code: "DIGEST_INVALID",
+	return &regError{Status: http.StatusBadRequest, Code: codeDigestInvalid,
 		Message: fmt.Sprintf("'%s' is not a valid digest (want <algorithm>:<hex>, e.g. sha256:…): %v", value, err)}
 }
