@@ -41,9 +41,10 @@ func driverTap(_ context.Context, d storagedriver.StorageDriver, opts map[string
 // and has not changed since distribution 2.0).
 const repositoriesRoot = "/docker/registry/v2/repositories"
 
-// repoStore answers ACR's metadata API from distribution's storage: the
-// driver distribution uses, read through a second distribution.Namespace
-// without a descriptor cache, so every read sees the files as they are.
+// repoStore answers ACR's metadata API, and the referrer index's scans
+// (referrers_scan.go), from distribution's storage: the driver
+// distribution uses, read through a second distribution.Namespace without
+// a descriptor cache, so every read sees the files as they are.
 // Timestamps are the modification times of distribution's link files.
 // Nothing is kept here: distribution's storage is the only state.
 type repoStore struct {

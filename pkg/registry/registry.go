@@ -217,12 +217,17 @@ func (r *Registry) buildBackend(opts Options) (err error) {
 			r.app = nil
 		}
 	}()
-	if r.referrers, err = newReferrersFor(opts.StorageDir); err != nil {
-		return fmt.Errorf("registry %s: %w", r.name, err)
-	}
 	if r.repos, err = newRepoStore(r.driver); err != nil {
 		return fmt.Errorf("registry %s: %w", r.name, err)
 	}
+	// The referrer index learns what an earlier process stored from the
+	// same view; distribution's inmemory storage outlives nothing, so
+	// there is nothing to scan.
+	var scan scanFunc
+	if opts.StorageDir != "" {
+		scan = r.repos.scanReferrers
+	}
+	r.referrers = newReferrerIndex(scan)
 	if r.attrs, err = loadAttributes(context.Background(), r.driver); err != nil {
 		return fmt.Errorf("registry %s: %w", r.name, err)
 	}
