@@ -78,6 +78,8 @@ func (r *Registry) manifestAttributes(ctx context.Context, name string, m manife
 	return a, nil
 }
 
+func manifestDigest(m manifestInfo) string { return m.digest.String() }
+
 // tagsByDigest groups the repository's tags (in name order) by manifest.
 func tagsByDigest(tags []tagInfo) map[digest.Digest][]string {
 	out := map[digest.Digest][]string{}
@@ -121,16 +123,7 @@ func (r *Registry) serveManifestList(w http.ResponseWriter, req *http.Request, n
 	ra := r.attrs.of(name)
 	listed := slices.DeleteFunc(all, func(m manifestInfo) bool { return !ra.manifest(m.digest.String()).ListEnabled })
 	slices.SortFunc(listed, order)
-	if last := q.Get("last"); last != "" {
-		if i := slices.IndexFunc(listed, func(m manifestInfo) bool { return m.digest.String() == last }); i >= 0 {
-			listed = listed[i+1:]
-		} else if orderBy == "" || orderBy == "none" {
-			i, _ := slices.BinarySearchFunc(listed, last, func(m manifestInfo, s string) int { return cmp.Compare(m.digest.String(), s) })
-			listed = listed[i:]
-		}
-	}
-	more := n > 0 && len(listed) > n
-	listed = listed[:min(n, len(listed))]
+	listed, more := pageAfter(listed, manifestDigest, q.Get("last"), orderBy == "" || orderBy == "none", n)
 	if more {
 		setNextLink(w, req.URL.Path, url.Values{"last": {listed[len(listed)-1].digest.String()}, "n": {strconv.Itoa(n)}, "orderby": {orderBy}})
 	}

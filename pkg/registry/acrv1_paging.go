@@ -37,19 +37,21 @@ func setNextLink(w http.ResponseWriter, path string, q url.Values) {
 	w.Header().Set("Link", fmt.Sprintf(`<%s?%s>; rel="next"`, path, q.Encode()))
 }
 
-// tagsAfter drops the tags up to and including last. A last that is not a
-// tag continues after its place in name order, or from the start in time
-// order, where it has no place.
-func tagsAfter(tags []tagInfo, last string, byName bool) []tagInfo {
-	if last == "" {
-		return tags
+// pageAfter returns the page of items after the one whose key is last, at
+// most n of them, and whether more follow. A last that is no item's key
+// continues after its place when the items are in key order, or from the
+// start otherwise, where it has no place. n=0 asks for an empty page,
+// which has no successor: a next link would repeat the same request
+// forever.
+func pageAfter[T any](items []T, key func(T) string, last string, inKeyOrder bool, n int) (page []T, more bool) {
+	if last != "" {
+		if i := slices.IndexFunc(items, func(it T) bool { return key(it) == last }); i >= 0 {
+			items = items[i+1:]
+		} else if inKeyOrder {
+			i, _ := slices.BinarySearchFunc(items, last, func(it T, s string) int { return cmp.Compare(key(it), s) })
+			items = items[i:]
+		}
 	}
-	if i := slices.IndexFunc(tags, func(t tagInfo) bool { return t.name == last }); i >= 0 {
-		return tags[i+1:]
-	}
-	if byName {
-		i, _ := slices.BinarySearchFunc(tags, last, func(t tagInfo, s string) int { return cmp.Compare(t.name, s) })
-		return tags[i:]
-	}
-	return tags
+	more = n > 0 && len(items) > n
+	return items[:min(n, len(items))], more
 }

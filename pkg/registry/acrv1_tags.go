@@ -27,6 +27,8 @@ type acrTagAttributes struct {
 	ChangeableAttributes changeableAttributes `json:"changeableAttributes"`
 }
 
+func tagName(t tagInfo) string { return t.name }
+
 func tagAttributes(t tagInfo, ra *repoAttributes) acrTagAttributes {
 	return acrTagAttributes{
 		Name:                 t.name,
@@ -78,12 +80,7 @@ func (r *Registry) serveTagList(w http.ResponseWriter, req *http.Request, name s
 	if order != nil {
 		slices.SortFunc(tags, order)
 	}
-	tags = tagsAfter(tags, q.Get("last"), order == nil)
-
-	// n=0 asks for an empty page, which has no successor: a next link
-	// would repeat the same request forever.
-	more := n > 0 && len(tags) > n
-	tags = tags[:min(n, len(tags))]
+	tags, more := pageAfter(tags, tagName, q.Get("last"), order == nil, n)
 	if more {
 		next := url.Values{"last": {tags[len(tags)-1].name}, "n": {strconv.Itoa(n)}}
 		if orderBy != "" {

@@ -3,7 +3,6 @@ package registry
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -208,7 +207,7 @@ func (r *Registry) serveListedTags(w http.ResponseWriter, req *http.Request, nam
 		tags = tags[:n]
 		if n > 0 {
 			next := url.Values{"last": {tags[n-1]}, "n": {strconv.Itoa(n)}}
-			h.Set("Link", fmt.Sprintf(`<%s?%s>; rel="next"`, req.URL.Path, next.Encode()))
+			setNextLink(w, req.URL.Path, next)
 		}
 	}
 	b, err := json.Marshal(struct {
