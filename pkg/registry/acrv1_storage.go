@@ -293,22 +293,20 @@ func (s *repoStore) remove(ctx context.Context, name string) error {
 	return err
 }
 
-// maxManifestBytes bounds what is read of a manifest or an image config.
-const maxManifestBytes = 4 << 20
-
 // blobDataPath is where distribution keeps the bytes of a blob.
 func blobDataPath(d digest.Digest) string {
 	return path.Join(blobsRoot, d.Algorithm().String(), d.Encoded()[:2], d.Encoded(), "data")
 }
 
-// readBlob reads a blob of at most maxManifestBytes.
+// readBlob reads a manifest or an image config, at most maxManifestSize
+// bytes of it.
 func (s *repoStore) readBlob(ctx context.Context, d digest.Digest) ([]byte, error) {
 	rc, err := s.driver.Reader(ctx, blobDataPath(d), 0)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	return io.ReadAll(io.LimitReader(rc, maxManifestBytes))
+	return io.ReadAll(io.LimitReader(rc, maxManifestSize))
 }
 
 // manifestStored returns when the repository name stored the manifest d,

@@ -110,6 +110,7 @@ func errUnsupported(msg string) *regError {
 }
 
 var (
+	errNameInvalid      = &regError{Status: http.StatusBadRequest, Code: codeNameInvalid, Message: "invalid repository name"}
 	errNotFound         = &regError{Status: http.StatusNotFound, Code: codeNotFound, Message: "the requested resource was not found"}
 	errMethodNotAllowed = &regError{Status: http.StatusMethodNotAllowed, Code: codeUnsupported, Message: "the method is not supported on this endpoint"}
 )
@@ -125,4 +126,12 @@ func errInternal(cause error) *regError {
 // requests that reach no registry (the front end's unknown hosts).
 func WriteError(w http.ResponseWriter, status int, code, message string) error {
 	return (&regError{Status: status, Code: code, Message: message}).Write(w)
+}
+
+// errBadDigest refuses a digest in a path or query that does not parse.
+// The code is distribution's; the message says what was wrong with the
+// value, where distribution's generic one speaks of uploaded content.
+func errBadDigest(value string, err error) *regError {
+	return &regError{Status: http.StatusBadRequest, Code: codeDigestInvalid,
+		Message: fmt.Sprintf("'%s' is not a valid digest (want <algorithm>:<hex>, e.g. sha256:…): %v", value, err)}
 }

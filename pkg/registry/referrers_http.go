@@ -3,11 +3,9 @@ package registry
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
@@ -18,56 +16,12 @@ import (
 const (
 	headerSubject        = "OCI-Subject"
 	headerFiltersApplied = "OCI-Filters-Applied"
-	// maxManifestSize is distribution's limit on a manifest body; a larger
-	// PUT is refused by distribution, so its body need not be kept here.
+	// maxManifestSize is distribution's limit on a manifest body
+	// (handlers/manifests.go maxManifestBodySize): a larger PUT is refused
+	// by distribution, so its body need not be kept here, and no stored
+	// manifest is larger.
 	maxManifestSize = 4 << 20
 )
-
-var (
-	errNameInvalid = &regError{Status: http.StatusBadRequest, Code: codeNameInvalid, Message: "invalid repository name"}
-)
-
-// serveDistribution serves a /v2/ request that passed the firewall. The
-// referrers API is answered here, in front of distribution, which lacks
-// it; manifest PUTs and DELETEs go to distribution and, when they succeed,
-// update the referrer index (and a PUT with a subject gets OCI-Subject).
-func (r *Registry) serveDistribution(w http.ResponseWriter, req *http.Request) {
-	if name, ref, ok := splitV2Path(req.URL.Path, "/referrers/"); ok {
-		if err := r.serveReferrers(w, req, name, ref); err != nil {
-			r.writeError(w, req, err)
-		}
-		return
-	}
-	if name, ref, ok := splitV2Path(req.URL.Path, "/manifests/"); ok {
-		switch req.Method {
-		case http.MethodPut:
-			r.putManifest(w, req, name)
-			return
-		case http.MethodDelete:
-			r.deleteManifest(w, req, name, ref)
-			return
-		}
-	}
-	r.app.ServeHTTP(w, req)
-}
-
-// splitV2Path splits /v2/<name><sep><ref> where ref is one path segment.
-// The last occurrence of sep counts, as repository names may contain it.
-func splitV2Path(path, sep string) (name, ref string, ok bool) {
-	rest, ok := strings.CutPrefix(path, "/v2/")
-	if !ok {
-		return "", "", false
-	}
-	i := strings.LastIndex(rest, sep)
-	if i <= 0 {
-		return "", "", false
-	}
-	name, ref = rest[:i], rest[i+len(sep):]
-	if ref == "" || strings.Contains(ref, "/") {
-		return "", "", false
-	}
-	return name, ref, true
-}
 
 // serveReferrers answers GET /v2/<name>/referrers/<digest>[?artifactType=]
 // (distribution spec v1.1): an image index of the manifests whose subject
@@ -182,12 +136,4 @@ func (c *captureReader) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
-}
-
-// errBadDigest refuses a digest in a path or query that does not parse.
-// The code is distribution's; the message says what was wrong with the
-// value, where distribution's generic one speaks of uploaded content.
-func errBadDigest(value string, err error) *regError {
-	return &regError{Status: http.StatusBadRequest, Code: codeDigestInvalid,
-		Message: fmt.Sprintf("'%s' is not a valid digest (want <algorithm>:<hex>, e.g. sha256:…): %v", value, err)}
 }

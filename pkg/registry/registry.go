@@ -349,19 +349,3 @@ func (r *Registry) writeError(w http.ResponseWriter, req *http.Request, err erro
 	}
 	_ = re.Write(w)
 }
-
-// serveV2 hands the request to distribution with a writer that can replace
-// distribution's 401 and routing 404 bodies with ACR's.
-func (r *Registry) serveV2(w http.ResponseWriter, req *http.Request) {
-	if r.serveLocked(w, req) { // locks.go: changeableAttributes
-		return
-	}
-	if r.redirectBlob(w, req) { // dataendpoint.go
-		return
-	}
-	if r.serveBlobFile(w, req) { // blobserve.go
-		return
-	}
-	vw, req := withV2Writer(w, req)
-	r.serveDistribution(vw, req)
-}
