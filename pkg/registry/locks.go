@@ -8,7 +8,6 @@ import (
 	"strconv"
 
 	"github.com/distribution/distribution/v3/registry/auth"
-	"github.com/felixge/httpsnoop"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -154,10 +153,10 @@ func (r *Registry) mayDelete(ctx context.Context, ra *repoAttributes, name, ref 
 // what is gone, so that a later push of the same tag or digest starts
 // with the defaults, as in ACR.
 func (r *Registry) deleteAndForget(w http.ResponseWriter, req *http.Request, name, ref string, isDigest bool, tags []string) {
-	m := httpsnoop.CaptureMetricsFn(w, func(w http.ResponseWriter) {
-		r.serveDistribution(withV2Writer(w, req))
-	})
-	if m.Code != http.StatusAccepted {
+	status := 0
+	hw := &hookWriter{ResponseWriter: w, hook: func(code int, _ http.Header) { status = code }}
+	r.serveDistribution(withV2Writer(hw, req))
+	if status != http.StatusAccepted {
 		return
 	}
 	var manifests []string

@@ -120,7 +120,9 @@ func flush(w http.ResponseWriter) {
 	}
 }
 
-// statusRecorder keeps the status of a response and drops its body.
+// statusRecorder keeps the status of a response and drops its body: the
+// writer of a sub-request, whose answer no client sees. (A handler that
+// acts on the status of a response it passes on uses hookWriter.)
 type statusRecorder struct {
 	header http.Header
 	status int
