@@ -97,8 +97,7 @@ func (r *Registry) serveACR(w http.ResponseWriter, req *http.Request) error {
 		return errNotFound
 	}
 	if methods := acrMethods[route]; !slices.Contains(methods, req.Method) {
-		w.Header().Set("Allow", strings.Join(methods, ", "))
-		return errMethodNotAllowed
+		return methodNotAllowed(methods...)
 	}
 	if route != acrCatalog {
 		named, err := reference.WithName(name)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/distribution/distribution/v3/registry/api/errcode"
 )
@@ -48,8 +49,9 @@ type regError struct {
 	Status  int
 	Code    string
 	Message string
-	Detail  any   // omitted when nil; jsonNull writes an explicit null
-	Err     error // for the log only, never sent
+	Detail  any    // omitted when nil; jsonNull writes an explicit null
+	Allow   string // the Allow header of a 405, when the route names its methods
+	Err     error  // for the log only, never sent
 }
 
 var _ error = (*regError)(nil)
@@ -92,6 +94,9 @@ func (e *regError) Write(w http.ResponseWriter) error {
 	h.Set("Docker-Distribution-Api-Version", "registry/2.0")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Del("X-Content-Type-Options")
+	if e.Allow != "" {
+		h.Set("Allow", e.Allow)
+	}
 	w.WriteHeader(e.Status)
 	_, err := w.Write(body)
 	return err
@@ -114,6 +119,13 @@ var (
 	errNotFound         = &regError{Status: http.StatusNotFound, Code: codeNotFound, Message: "the requested resource was not found"}
 	errMethodNotAllowed = &regError{Status: http.StatusMethodNotAllowed, Code: codeUnsupported, Message: "the method is not supported on this endpoint"}
 )
+
+// methodNotAllowed is the 405 of a route that serves the methods allow.
+func methodNotAllowed(allow ...string) *regError {
+	e := *errMethodNotAllowed
+	e.Allow = strings.Join(allow, ", ")
+	return &e
+}
 
 // errInternal is a server-side failure. The client sees ACR's generic
 // body, {"code":"UNKNOWN","message":"unknown error","detail":null}; the

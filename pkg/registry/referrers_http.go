@@ -31,8 +31,7 @@ const (
 // other /v2/ read.
 func (r *Registry) serveReferrers(w http.ResponseWriter, req *http.Request, name, ref string) error {
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		return errMethodNotAllowed
+		return methodNotAllowed(http.MethodGet, http.MethodHead)
 	}
 	if _, err := reference.WithName(name); err != nil {
 		return errNameInvalid
