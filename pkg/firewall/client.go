@@ -53,7 +53,7 @@ func ParseNAT(s string) (NAT, error) {
 	if !ok {
 		return NAT{}, fmt.Errorf("nat %q: want CIDR=IP", s)
 	}
-	p, err := parsePrefixOrAddr(from)
+	p, err := ParsePrefix(from)
 	if err != nil {
 		return NAT{}, fmt.Errorf("nat %q: %v", s, err)
 	}
@@ -65,10 +65,9 @@ func ParseNAT(s string) (NAT, error) {
 }
 
 // ParsePrefix parses a CIDR range or a single address (as a full-length
-// prefix), masked and unmapped. It is the parser for address-range flags.
-func ParsePrefix(s string) (netip.Prefix, error) { return parsePrefixOrAddr(s) }
-
-func parsePrefixOrAddr(s string) (netip.Prefix, error) {
+// prefix), masked and unmapped. It is the one parser for address ranges:
+// flags, NAT sources, virtual networks and (restricted to IPv4) IP rules.
+func ParsePrefix(s string) (netip.Prefix, error) {
 	s = strings.TrimSpace(s)
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
