@@ -101,11 +101,10 @@ type ResolverConfig struct {
 // Resolver turns connection peers and forwarding information into Clients.
 // It is immutable and safe for concurrent use.
 type Resolver struct {
-	nat         []NAT
-	trusted     func(netip.Addr) bool
-	network     networkTable
-	trustedSvc  func(netip.Addr) bool
-	hasNetworks bool
+	nat        []NAT
+	trusted    func(netip.Addr) bool
+	network    networkTable
+	trustedSvc func(netip.Addr) bool
 }
 
 // NewResolver validates cfg and returns a Resolver.
@@ -125,11 +124,10 @@ func NewResolver(cfg ResolverConfig) (*Resolver, error) {
 		return nil, err
 	}
 	return &Resolver{
-		nat:         append([]NAT(nil), cfg.NAT...),
-		trusted:     newContainsFunc(cfg.TrustedProxies),
-		network:     network,
-		trustedSvc:  newContainsFunc(cfg.TrustedServiceNetworks),
-		hasNetworks: len(cfg.VNets) > 0,
+		nat:        append([]NAT(nil), cfg.NAT...),
+		trusted:    newContainsFunc(cfg.TrustedProxies),
+		network:    network,
+		trustedSvc: newContainsFunc(cfg.TrustedServiceNetworks),
 	}, nil
 }
 
@@ -138,9 +136,6 @@ func (r *Resolver) FromPeer(peer netip.Addr) Client {
 	peer = peer.Unmap().WithZone("")
 	return r.resolve(peer, peer)
 }
-
-// HasNetworks reports whether any virtual network was configured.
-func (r *Resolver) HasNetworks() bool { return r.hasNetworks }
 
 // IsTrustedProxy reports whether peer may report client addresses.
 func (r *Resolver) IsTrustedProxy(peer netip.Addr) bool {
