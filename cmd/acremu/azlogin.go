@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -24,18 +23,7 @@ type azLoginOptions struct {
 	tenant, clientID, clientSecret      string
 }
 
-func azLoginFlags() (*flag.FlagSet, *azLoginOptions) {
-	o := &azLoginOptions{}
-	home, _ := os.UserHomeDir()
-	fs := flag.NewFlagSet("acremu az-login", flag.ContinueOnError)
-	fs.StringVar(&o.server, "server", "https://127.0.0.1:5000", "`URL` of a running acremu front end (https; plain HTTP on the same port is used to fetch its CA)")
-	fs.StringVar(&o.configDir, "config-dir", filepath.Join(home, ".acremu", "az"), "private Azure CLI configuration `directory` (AZURE_CONFIG_DIR)")
-	fs.StringVar(&o.cloud, "cloud", "acremu", "`name` of the cloud registered with az")
-	fs.StringVar(&o.acrSuffix, "acr-suffix", ".azurecr.io", "value for az's ACR login-server suffix (only used to strip it from -n)")
-	fs.StringVar(&o.tenant, "tenant", server.DefaultTenant, "tenant `id` to log in with")
-	fs.StringVar(&o.clientID, "client-id", server.DefaultClientID, "service principal client `id`")
-	fs.StringVar(&o.clientSecret, "client-secret", server.DefaultClientSecret, "service principal `secret`")
-	fs.Usage = usage(fs, `Usage: eval "$(acremu az-login [flags])"
+const azLoginUsage = `Usage: eval "$(acremu az-login [flags])"
 
 Prints shell lines that give the Azure CLI a private configuration directory,
 trust acremu's CA, switch off telemetry, error recommendations and the update
@@ -44,21 +32,26 @@ whose Resource Manager and ADFS authority are acremu, and log in with the
 development service principal. The CA is downloaded from the running acremu.
 Running it again (say, after acremu moved to another port) updates the cloud
 in place. The eval's exit status is az login's.
-`)
+`
+
+func azLoginFlags() (*flag.FlagSet, *azLoginOptions) {
+	o := &azLoginOptions{}
+	home, _ := os.UserHomeDir()
+	fs := newCommandFlags("acremu az-login", azLoginUsage)
+	fs.StringVar(&o.server, "server", "https://127.0.0.1:5000", "`URL` of a running acremu front end (https; plain HTTP on the same port is used to fetch its CA)")
+	fs.StringVar(&o.configDir, "config-dir", filepath.Join(home, ".acremu", "az"), "private Azure CLI configuration `directory` (AZURE_CONFIG_DIR)")
+	fs.StringVar(&o.cloud, "cloud", "acremu", "`name` of the cloud registered with az")
+	fs.StringVar(&o.acrSuffix, "acr-suffix", ".azurecr.io", "value for az's ACR login-server suffix (only used to strip it from -n)")
+	fs.StringVar(&o.tenant, "tenant", server.DefaultTenant, "tenant `id` to log in with")
+	fs.StringVar(&o.clientID, "client-id", server.DefaultClientID, "service principal client `id`")
+	fs.StringVar(&o.clientSecret, "client-secret", server.DefaultClientSecret, "service principal `secret`")
 	return fs, o
 }
 
 func azLogin(args []string) int {
 	fs, o := azLoginFlags()
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if err := applyEnv(fs); err != nil {
-		fmt.Fprintln(os.Stderr, "acremu az-login:", err)
-		return 2
+	if status, ok := parseCommandFlags(fs, args, ignoreArguments); !ok {
+		return status
 	}
 	script, err := o.script(context.Background())
 	if err != nil {

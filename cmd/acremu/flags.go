@@ -1,11 +1,50 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"strings"
 )
+
+// newCommandFlags is a subcommand's flag set: name ("acremu serve") starts
+// its error messages, head its --help text.
+func newCommandFlags(name, head string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = usage(fs, head)
+	return fs
+}
+
+// Whether a subcommand takes arguments after its flags: serve refuses them,
+// healthcheck and az-login have always ignored them.
+const (
+	refuseArguments = true
+	ignoreArguments = false
+)
+
+// parseCommandFlags parses args into fs, then sets every flag not given
+// from its environment twin. ok is false when the command must stop, with
+// its exit status: 0 after --help, 2 for a usage error. Errors are printed
+// to fs.Output() (stderr unless set): flag's own with the usage, the others
+// after the command's name.
+func parseCommandFlags(fs *flag.FlagSet, args []string, refuseArgs bool) (exitStatus int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, false
+		}
+		return 2, false
+	}
+	if refuseArgs && fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return 2, false
+	}
+	if err := applyEnv(fs); err != nil {
+		fmt.Fprintf(fs.Output(), "%s: %v\n", fs.Name(), err)
+		return 2, false
+	}
+	return 0, true
+}
 
 // envName is a flag's environment twin: --data-dir → ACREMU_DATA_DIR.
 func envName(flagName string) string {

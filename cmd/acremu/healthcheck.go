@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,39 +13,44 @@ import (
 	"github.com/acremu/acremu/pkg/server"
 )
 
-// healthcheck probes a running acremu's /_acremu/health. It exists for
-// container healthchecks: the acremu image has no shell and no curl.
-func healthcheck(args []string) int {
-	fs := flag.NewFlagSet("acremu healthcheck", flag.ContinueOnError)
-	listen := newListFlag(server.DefaultConfig().Listen...)
-	fs.Var(listen, "listen", "`address` acremu serve listens on (the first is probed; 0.0.0.0 and :: mean this host)")
-	timeout := fs.Duration("timeout", 3*time.Second, "give up after this `duration`")
-	fs.Usage = usage(fs, `Usage: acremu healthcheck [flags]
+const healthcheckUsage = `Usage: acremu healthcheck [flags]
 
 Exits 0 when the acremu listening on --listen answers GET /_acremu/health
 with 200, 1 otherwise. It reads the same ACREMU_LISTEN as acremu serve, so a
 container's healthcheck follows its listen address.
-`)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+`
+
+// healthcheckOptions are the parsed flags of `acremu healthcheck`.
+type healthcheckOptions struct {
+	listen  *listFlag
+	timeout time.Duration
+}
+
+func healthcheckFlags() (*flag.FlagSet, *healthcheckOptions) {
+	o := &healthcheckOptions{listen: newListFlag(server.DefaultConfig().Listen...)}
+	fs := newCommandFlags("acremu healthcheck", healthcheckUsage)
+	fs.Var(o.listen, "listen", "`address` acremu serve listens on (the first is probed; 0.0.0.0 and :: mean this host)")
+	fs.DurationVar(&o.timeout, "timeout", 3*time.Second, "give up after this `duration`")
+	return fs, o
+}
+
+// healthcheck probes a running acremu's /_acremu/health. It exists for
+// container healthchecks: the acremu image has no shell and no curl.
+func healthcheck(args []string) int {
+	fs, o := healthcheckFlags()
+	if status, ok := parseCommandFlags(fs, args, ignoreArguments); !ok {
+		return status
 	}
-	if err := applyEnv(fs); err != nil {
-		fmt.Fprintln(os.Stderr, "acremu healthcheck:", err)
-		return 2
-	}
-	if len(listen.values) == 0 {
+	if len(o.listen.values) == 0 {
 		fmt.Fprintln(os.Stderr, "acremu healthcheck: --listen is empty")
 		return 2
 	}
-	u, err := healthURL(listen.values[0])
+	u, err := healthURL(o.listen.values[0])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "acremu healthcheck:", err)
 		return 2
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
 	if err := probe(ctx, u); err != nil {
 		fmt.Fprintln(os.Stderr, "acremu healthcheck:", err)

@@ -32,6 +32,8 @@ type serveOptions struct {
 	logFormat      string
 }
 
+const serveUsage = "Usage: acremu serve [flags]\n\nRuns the registries' data plane, the ARM API and the token endpoints in one process.\n"
+
 func serveFlags() (*flag.FlagSet, *serveOptions) {
 	d := server.DefaultConfig()
 	o := &serveOptions{
@@ -43,7 +45,7 @@ func serveFlags() (*flag.FlagSet, *serveOptions) {
 		vnets:          newListFlag(),
 		trustedSvcNets: newListFlag(),
 	}
-	fs := flag.NewFlagSet("acremu serve", flag.ContinueOnError)
+	fs := newCommandFlags("acremu serve", serveUsage)
 	c := &o.cfg
 	fs.StringVar(&c.DataDir, "data-dir", d.DataDir, "directory for the state file, images, keys and the generated CA")
 	fs.BoolVar(&c.InMemory, "in-memory", false, "keep nothing on disk (state is lost at exit)")
@@ -71,7 +73,6 @@ func serveFlags() (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key `file` for --tls-cert")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log `format`: text or json")
-	fs.Usage = usage(fs, "Usage: acremu serve [flags]\n\nRuns the registries' data plane, the ARM API and the token endpoints in one process.\n")
 	return fs, o
 }
 
@@ -140,19 +141,8 @@ func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 
 func serve(args []string) int {
 	fs, o := serveFlags()
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "acremu serve: unexpected argument %q\n", fs.Arg(0))
-		return 2
-	}
-	if err := applyEnv(fs); err != nil {
-		fmt.Fprintln(os.Stderr, "acremu serve:", err)
-		return 2
+	if status, ok := parseCommandFlags(fs, args, refuseArguments); !ok {
+		return status
 	}
 	cfg, err := o.config()
 	if err == nil {

@@ -53,7 +53,7 @@ func ParseNAT(s string) (NAT, error) {
 	if !ok {
 		return NAT{}, fmt.Errorf("nat %q: want CIDR=IP", s)
 	}
-	p, err := parsePrefixOrAddr(from)
+	p, err := ParsePrefix(from)
 	if err != nil {
 		return NAT{}, fmt.Errorf("nat %q: %v", s, err)
 	}
@@ -65,10 +65,9 @@ func ParseNAT(s string) (NAT, error) {
 }
 
 // ParsePrefix parses a CIDR range or a single address (as a full-length
-// prefix), masked and unmapped. It is the parser for address-range flags.
-func ParsePrefix(s string) (netip.Prefix, error) { return parsePrefixOrAddr(s) }
-
-func parsePrefixOrAddr(s string) (netip.Prefix, error) {
+// prefix), masked and unmapped. It is the one parser for address ranges:
+// flags, NAT sources, virtual networks and (restricted to IPv4) IP rules.
+func ParsePrefix(s string) (netip.Prefix, error) {
 	s = strings.TrimSpace(s)
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
@@ -102,11 +101,10 @@ type ResolverConfig struct {
 // Resolver turns connection peers and forwarding information into Clients.
 // It is immutable and safe for concurrent use.
 type Resolver struct {
-	nat         []NAT
-	trusted     func(netip.Addr) bool
-	network     networkTable
-	trustedSvc  func(netip.Addr) bool
-	hasNetworks bool
+	nat        []NAT
+	trusted    func(netip.Addr) bool
+	network    networkTable
+	trustedSvc func(netip.Addr) bool
 }
 
 // NewResolver validates cfg and returns a Resolver.
@@ -126,11 +124,10 @@ func NewResolver(cfg ResolverConfig) (*Resolver, error) {
 		return nil, err
 	}
 	return &Resolver{
-		nat:         append([]NAT(nil), cfg.NAT...),
-		trusted:     newContainsFunc(cfg.TrustedProxies),
-		network:     network,
-		trustedSvc:  newContainsFunc(cfg.TrustedServiceNetworks),
-		hasNetworks: len(cfg.VNets) > 0,
+		nat:        append([]NAT(nil), cfg.NAT...),
+		trusted:    newContainsFunc(cfg.TrustedProxies),
+		network:    network,
+		trustedSvc: newContainsFunc(cfg.TrustedServiceNetworks),
 	}, nil
 }
 
@@ -139,9 +136,6 @@ func (r *Resolver) FromPeer(peer netip.Addr) Client {
 	peer = peer.Unmap().WithZone("")
 	return r.resolve(peer, peer)
 }
-
-// HasNetworks reports whether any virtual network was configured.
-func (r *Resolver) HasNetworks() bool { return r.hasNetworks }
 
 // IsTrustedProxy reports whether peer may report client addresses.
 func (r *Resolver) IsTrustedProxy(peer netip.Addr) bool {

@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -191,32 +192,56 @@ func TestNATString(t *testing.T) {
 	assert.Equal(t, n, back)
 }
 
+// TestParsePrefix holds ParsePrefix and ParseIPRule, which is ParsePrefix
+// restricted to ranges written as IPv4, to each other.
 func TestParsePrefix(t *testing.T) {
+	onlyIPv4 := func(in string) string {
+		return fmt.Sprintf("%q is not an IPv4 address or range: only IPv4 is allowed", in)
+	}
+	notValid := func(in string) string { return fmt.Sprintf("%q is not a valid IPv4 address or CIDR range", in) }
 	tests := []struct {
-		in      string
-		want    string
-		wantErr bool
+		name        string
+		in          string
+		want        string // ParsePrefix's prefix; "" when it refuses in
+		wantRule    string // ParseIPRule's prefix, when wantRuleErr is ""
+		wantRuleErr string
 	}{
-		{in: "10.0.0.0/8", want: "10.0.0.0/8"},
-		{in: "10.1.2.3/8", want: "10.0.0.0/8"},
-		{in: "10.1.2.3", want: "10.1.2.3/32"},
-		{in: "fd00::1", want: "fd00::1/128"},
-		{in: "fd00::1/8", want: "fd00::/8"},
-		{in: "::ffff:172.16.0.0/108", want: "172.16.0.0/12"},
-		{in: "::ffff:10.1.2.3", want: "10.1.2.3/32"},
-		{in: "", wantErr: true},
-		{in: "10.0.0.0/", wantErr: true},
-		{in: "nope", wantErr: true},
+		{name: "ipv4 range", in: "10.0.0.0/8", want: "10.0.0.0/8", wantRule: "10.0.0.0/8"},
+		{name: "host bits masked", in: "10.1.2.3/8", want: "10.0.0.0/8", wantRule: "10.0.0.0/8"},
+		{name: "ipv4 address", in: "10.1.2.3", want: "10.1.2.3/32", wantRule: "10.1.2.3/32"},
+		{name: "spaces trimmed", in: " 8.8.8.8 ", want: "8.8.8.8/32", wantRule: "8.8.8.8/32"},
+		{name: "everything", in: "0.0.0.0/0", want: "0.0.0.0/0", wantRule: "0.0.0.0/0"},
+		{name: "ipv6 address", in: "fd00::1", want: "fd00::1/128", wantRuleErr: onlyIPv4("fd00::1")},
+		{name: "ipv6 range", in: "fd00::1/8", want: "fd00::/8", wantRuleErr: onlyIPv4("fd00::1/8")},
+		{name: "ipv6 address with a zone", in: "fe80::1%eth0", want: "fe80::1/128", wantRuleErr: onlyIPv4("fe80::1%eth0")},
+		{name: "mapped range unmapped", in: "::ffff:172.16.0.0/108", want: "172.16.0.0/12", wantRuleErr: onlyIPv4("::ffff:172.16.0.0/108")},
+		{name: "mapped address unmapped", in: "::ffff:10.1.2.3", want: "10.1.2.3/32", wantRuleErr: onlyIPv4("::ffff:10.1.2.3")},
+		{name: "mapped address with a zone", in: "::ffff:10.1.2.3%eth0", want: "10.1.2.3/32", wantRuleErr: onlyIPv4("::ffff:10.1.2.3%eth0")},
+		{name: "mapped range shorter than the mapping", in: "::ffff:0:0/95", want: "::fffe:0:0/95", wantRuleErr: onlyIPv4("::ffff:0:0/95")},
+		{name: "empty", in: "", wantRuleErr: "empty IP rule"},
+		{name: "blank", in: " \t", wantRuleErr: "empty IP rule"},
+		{name: "missing length", in: "10.0.0.0/", wantRuleErr: notValid("10.0.0.0/")},
+		{name: "length too long", in: "1.2.3.4/33", wantRuleErr: notValid("1.2.3.4/33")},
+		{name: "truncated address", in: "1.2.3", wantRuleErr: notValid("1.2.3")},
+		{name: "zone in a range", in: "fe80::1%eth0/64", wantRuleErr: notValid("fe80::1%eth0/64")},
+		{name: "word, quoted as given", in: " nope ", wantRuleErr: notValid(" nope ")},
 	}
 	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			got, err := ParsePrefix(tt.in)
-			if tt.wantErr {
+			if tt.want == "" {
 				assert.Error(t, err, "ParsePrefix(%q) = %v; want error", tt.in, got)
+			} else if assert.NoError(t, err) {
+				assert.Equal(t, netip.MustParsePrefix(tt.want), got, "ParsePrefix(%q)", tt.in)
+			}
+			rule, err := ParseIPRule(tt.in)
+			if tt.wantRuleErr != "" {
+				assert.EqualError(t, err, tt.wantRuleErr, "ParseIPRule(%q) = %v", tt.in, rule)
 				return
 			}
 			require.NoError(t, err)
-			assert.Equal(t, netip.MustParsePrefix(tt.want), got, "ParsePrefix(%q)", tt.in)
+			assert.Equal(t, netip.MustParsePrefix(tt.wantRule), rule, "ParseIPRule(%q)", tt.in)
+			assert.Equal(t, got, rule, "an IP rule is the prefix ParsePrefix reads")
 		})
 	}
 }

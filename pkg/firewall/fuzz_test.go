@@ -1,8 +1,10 @@
 package firewall
 
 import (
+	"fmt"
 	"net/http"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -49,15 +51,39 @@ func FuzzFromHeaders(f *testing.F) {
 	})
 }
 
-// FuzzParseIPRule checks that every accepted rule is a masked IPv4 prefix.
+// FuzzParseIPRule checks that every accepted rule is a masked IPv4 prefix,
+// and holds ParseIPRule to ParsePrefix: a rule is exactly the prefix
+// ParsePrefix reads from a value written as IPv4, and every other value is
+// refused with one of ParseIPRule's three messages.
 func FuzzParseIPRule(f *testing.F) {
-	for _, seed := range []string{"1.2.3.4", "1.2.3.4/24", "::1", "::ffff:1.2.3.4", "1.2.3.4/33", " 8.8.8.8 ", "0.0.0.0/0"} {
+	for _, seed := range []string{"1.2.3.4", "1.2.3.4/24", "::1", "::ffff:1.2.3.4", "1.2.3.4/33", " 8.8.8.8 ", "0.0.0.0/0",
+		"::ffff:1.2.3.4%eth0", "::ffff:1.2.3.0/120", "", " "} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
 		p, err := ParseIPRule(v)
+		prefix, prefixErr := ParsePrefix(v)
+		writtenAsIPv4 := prefixErr == nil && prefix.Addr().Is4() && !strings.Contains(v, ":")
 		if err != nil {
+			msg := err.Error()
+			switch {
+			case writtenAsIPv4:
+				t.Fatalf("ParseIPRule(%q) = %v; ParsePrefix reads %v", v, err, prefix)
+			case strings.TrimSpace(v) == "":
+				if msg != "empty IP rule" {
+					t.Fatalf("ParseIPRule(%q) = %v; want empty IP rule", v, err)
+				}
+			case prefixErr != nil:
+				if msg != fmt.Sprintf("%q is not a valid IPv4 address or CIDR range", v) {
+					t.Fatalf("ParseIPRule(%q) = %v; ParsePrefix refused it too: %v", v, err, prefixErr)
+				}
+			case msg != fmt.Sprintf("%q is not an IPv4 address or range: only IPv4 is allowed", v):
+				t.Fatalf("ParseIPRule(%q) = %v; want only IPv4 (ParsePrefix reads %v)", v, err, prefix)
+			}
 			return
+		}
+		if !writtenAsIPv4 || p != prefix {
+			t.Fatalf("ParseIPRule(%q) = %v; ParsePrefix reads %v, %v", v, p, prefix, prefixErr)
 		}
 		if !p.Addr().Is4() || p != p.Masked() {
 			t.Fatalf("ParseIPRule(%q) = %v: want a masked IPv4 prefix", v, p)

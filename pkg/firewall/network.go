@@ -40,7 +40,7 @@ func ParseVNet(s string) (VNet, error) {
 	if !ValidVNetName(name) {
 		return VNet{}, fmt.Errorf("vnet %q: %q is not a virtual network name (2-64 letters, digits, '_', '.', '-')", s, name)
 	}
-	p, err := parsePrefixOrAddr(cidr)
+	p, err := ParsePrefix(cidr)
 	if err != nil {
 		return VNet{}, fmt.Errorf("vnet %q: %v", s, err)
 	}

@@ -97,30 +97,22 @@ type Policy struct {
 }
 
 // ParseIPRule parses an IP rule value: an IPv4 address or an IPv4 CIDR
-// range. The returned prefix is masked. It does not judge whether the range
-// is public; see CheckPublic.
+// range, as ParsePrefix reads it. The returned prefix is masked. It does
+// not judge whether the range is public; see CheckPublic.
 func ParseIPRule(value string) (netip.Prefix, error) {
-	v := strings.TrimSpace(value)
-	if v == "" {
+	if strings.TrimSpace(value) == "" {
 		return netip.Prefix{}, errors.New("empty IP rule")
 	}
-	var p netip.Prefix
-	if strings.Contains(v, "/") {
-		var err error
-		if p, err = netip.ParsePrefix(v); err != nil {
-			return netip.Prefix{}, fmt.Errorf("%q is not a valid IPv4 address or CIDR range", value)
-		}
-	} else {
-		a, err := netip.ParseAddr(v)
-		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("%q is not a valid IPv4 address or CIDR range", value)
-		}
-		p = netip.PrefixFrom(a, a.BitLen())
+	p, err := ParsePrefix(value)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not a valid IPv4 address or CIDR range", value)
 	}
-	if a := p.Addr(); !a.Is4() || a.Zone() != "" {
+	// ParsePrefix unmaps ::ffff:a.b.c.d; ARM takes rules written as IPv4
+	// only, and no IPv4 form contains a colon.
+	if !p.Addr().Is4() || strings.Contains(value, ":") {
 		return netip.Prefix{}, fmt.Errorf("%q is not an IPv4 address or range: only IPv4 is allowed", value)
 	}
-	return p.Masked(), nil
+	return p, nil
 }
 
 // NewPolicy compiles r. It rejects values it cannot parse; ARM validation is

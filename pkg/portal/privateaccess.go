@@ -52,27 +52,15 @@ func toConnectionView(c peConnectionJSON) connectionView {
 
 // connections lists the registry's private endpoint connections.
 func (c *call) connections(v regView) ([]connectionView, error) {
-	var list struct {
-		Value    []peConnectionJSON `json:"value"`
-		NextLink string             `json:"nextLink"`
-	}
-	if err := c.arm.do(http.MethodGet, c.arm.registryPath(v.ResourceGroup, v.Name)+"/privateEndpointConnections", registryAPI, nil, &list); err != nil {
+	conns, err := listAll[peConnectionJSON](c.arm, c.arm.registryPath(v.ResourceGroup, v.Name)+"/privateEndpointConnections", registryAPI)
+	if err != nil {
 		return nil, err
 	}
 	out := []connectionView{}
-	for {
-		for _, pc := range list.Value {
-			out = append(out, toConnectionView(pc))
-		}
-		if list.NextLink == "" {
-			return out, nil
-		}
-		next := list.NextLink
-		list.Value, list.NextLink = nil, ""
-		if err := c.arm.follow(next, &list); err != nil {
-			return nil, err
-		}
+	for _, pc := range conns {
+		out = append(out, toConnectionView(pc))
 	}
+	return out, nil
 }
 
 // connectionActions maps the tab's buttons to the state they ask ARM for.

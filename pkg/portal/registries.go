@@ -7,41 +7,20 @@ import (
 	"strings"
 )
 
-// maxPages bounds how many nextLinks a list follows.
-const maxPages = 100
-
 func (c *call) listRegistries() ([]regView, error) {
-	var out []regView
-	var l listJSON[registryJSON]
-	err := c.arm.do(http.MethodGet, c.arm.subPath()+"/providers/Microsoft.ContainerRegistry/registries", registryAPI, nil, &l)
-	for i := 0; err == nil; i++ {
-		for _, r := range l.Value {
-			out = append(out, toView(r))
-		}
-		if l.NextLink == "" || i == maxPages {
-			break
-		}
-		next := l.NextLink
-		l = listJSON[registryJSON]{}
-		err = c.arm.follow(next, &l)
+	regs, err := listAll[registryJSON](c.arm, c.arm.subPath()+"/providers/Microsoft.ContainerRegistry/registries", registryAPI)
+	if err != nil {
+		return nil, err
 	}
-	return out, err
+	var out []regView
+	for _, r := range regs {
+		out = append(out, toView(r))
+	}
+	return out, nil
 }
 
 func (c *call) listGroups() ([]groupJSON, error) {
-	var out []groupJSON
-	var l listJSON[groupJSON]
-	err := c.arm.do(http.MethodGet, c.arm.subPath()+"/resourcegroups", groupAPI, nil, &l)
-	for i := 0; err == nil; i++ {
-		out = append(out, l.Value...)
-		if l.NextLink == "" || i == maxPages {
-			break
-		}
-		next := l.NextLink
-		l = listJSON[groupJSON]{}
-		err = c.arm.follow(next, &l)
-	}
-	return out, err
+	return listAll[groupJSON](c.arm, c.arm.subPath()+"/resourcegroups", groupAPI)
 }
 
 type groupView struct {

@@ -40,13 +40,40 @@ func (s *Server) routes(boundRegistry string) http.Handler {
 	// Left to ARM it would be a 401, which skopeo's /v1/_ping probe takes
 	// for a v1 registry ("can't talk to a V1 container registry").
 	r.HandleFunc("/v1/*", dataPlane)
-	// The ARM API is created after the front-end listeners are bound (it
-	// needs their port for loginServer values), so resolve it per request.
-	arm := func(w http.ResponseWriter, req *http.Request) { s.api.ServeHTTP(w, req) }
-	r.NotFound(arm)
-	r.MethodNotAllowed(arm)
+	// ARM's paths match case-insensitively and its identity endpoints start
+	// with a free tenant segment, neither of which chi patterns express, so
+	// the paths the routes above do not take are dispatched by claimedByARM.
+	r.NotFound(s.unrouted(http.StatusNotFound))
+	r.MethodNotAllowed(s.unrouted(http.StatusMethodNotAllowed))
 	return r
 }
+
+// unrouted answers a path the port's routes do not take (status says
+// whether the path is unknown or only the method). Every path the ARM API
+// claims goes to it. The front end's own namespace answers for itself, in
+// the registry's error format like its other endpoints. Any other path
+// gets ARM's answer for an unknown route too (a 401 to anonymous callers,
+// then a 404), as real ARM gives it: this host's root is ARM's
+// resourceManager endpoint.
+func (s *Server) unrouted(status int) http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) {
+		path := req.URL.Path
+		if !claimedByARM(path) && (path == frontNamespace || strings.HasPrefix(path, frontNamespace+"/")) {
+			if status == http.StatusMethodNotAllowed {
+				registry.WriteError(w, status, "UNSUPPORTED", "the method "+req.Method+" is not supported at "+path)
+			} else {
+				registry.WriteError(w, status, "NOT_FOUND", "acremu serves nothing at "+path)
+			}
+			return
+		}
+		// The ARM API is created after the front-end listeners are bound (it
+		// needs their port for loginServer values), so resolve it per request.
+		s.api.ServeHTTP(w, req)
+	}
+}
+
+// frontNamespace holds acremu's own endpoints (health, whoami, CA, metrics).
+const frontNamespace = "/_acremu"
 
 // pick chooses the registry for a data-plane request: the port's own
 // registry, else (with --domain) the registry named by the Host, else the
