@@ -195,12 +195,12 @@ func (p *Portal) showDeleteGroup(w http.ResponseWriter, r *http.Request, c *call
 	if err := c.arm.do(http.MethodGet, c.arm.groupPath(routeParam(r, "rg")), groupAPI, nil, &g); err != nil {
 		return err
 	}
-	var l listJSON[registryJSON]
-	if err := c.arm.do(http.MethodGet, c.arm.groupPath(g.Name)+"/providers/Microsoft.ContainerRegistry/registries", registryAPI, nil, &l); err != nil {
+	regs, err := listAll[registryJSON](c.arm, c.arm.groupPath(g.Name)+"/providers/Microsoft.ContainerRegistry/registries", registryAPI)
+	if err != nil {
 		return err
 	}
 	v := confirmView{Kind: "resource group", Name: g.Name, Action: groupURL(g.Name) + "/delete", Cancel: Prefix + "/", FieldError: fieldErr}
-	for _, reg := range l.Value {
+	for _, reg := range regs {
 		v.Registries = append(v.Registries, reg.Name)
 	}
 	slices.Sort(v.Registries)

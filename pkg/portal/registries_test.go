@@ -1,6 +1,7 @@
 package portal_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/acremu/acremu/internal/testarm"
+	"github.com/acremu/acremu/pkg/mgmt"
 )
 
 func TestRegistriesList(t *testing.T) {
@@ -167,4 +169,20 @@ func TestOverviewAndErrors(t *testing.T) {
 	assert.Contains(t, r.body, "ResourceNotFound")
 	assert.Equal(t, http.StatusNotFound, u.get("/portal/no/such/page").status)
 	assert.True(t, strings.HasPrefix(u.get("/portal").location, "/portal/"))
+}
+
+// The delete confirmation names every registry that goes with the group,
+// also when ARM lists them over more than one page.
+func TestDeleteGroupListsRegistriesOfEveryPage(t *testing.T) {
+	e := newEnv(t)
+	const n = mgmt.DefaultPageSize + 1
+	for i := range n {
+		e.createRegistry("big", fmt.Sprintf("reg%03d", i), "Basic", nil)
+	}
+	u := e.newUser()
+	u.signIn()
+	page := u.get("/portal/groups/big/delete")
+	require.Equal(t, http.StatusOK, page.status, page.body)
+	assert.Equal(t, n, strings.Count(page.body, "<li>reg"))
+	assert.Contains(t, page.body, fmt.Sprintf("<li>reg%03d</li>", n-1))
 }
