@@ -49,31 +49,28 @@ func (s *Server) routes(boundRegistry string) http.Handler {
 }
 
 // unrouted answers a path the port's routes do not take (status says
-// whether the path is unknown or only the method). Every path the ARM API
-// claims goes to it. The front end's own namespace answers for itself, in
-// the registry's error format like its other endpoints. Any other path
-// gets ARM's answer for an unknown route too (a 401 to anonymous callers,
-// then a 404), as real ARM gives it: this host's root is ARM's
-// resourceManager endpoint.
+// whether the path is unknown or only the method). ARM is mounted on the
+// paths it claims (claimedByARM: its prefixes and tenant forms, folded as
+// ARM folds them), which chi's patterns cannot express. Every other path
+// is the front end's, answered in the registry's error format like its
+// other endpoints.
 func (s *Server) unrouted(status int) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
 		path := req.URL.Path
-		if !claimedByARM(path) && (path == frontNamespace || strings.HasPrefix(path, frontNamespace+"/")) {
-			if status == http.StatusMethodNotAllowed {
-				registry.WriteError(w, status, "UNSUPPORTED", "the method "+req.Method+" is not supported at "+path)
-			} else {
-				registry.WriteError(w, status, "NOT_FOUND", "acremu serves nothing at "+path)
-			}
+		if claimedByARM(path) {
+			// The ARM API is created after the front-end listeners are bound
+			// (it needs their port for loginServer values), so resolve it per
+			// request.
+			s.api.ServeHTTP(w, req)
 			return
 		}
-		// The ARM API is created after the front-end listeners are bound (it
-		// needs their port for loginServer values), so resolve it per request.
-		s.api.ServeHTTP(w, req)
+		if status == http.StatusMethodNotAllowed {
+			registry.WriteError(w, status, "UNSUPPORTED", "the method "+req.Method+" is not supported at "+path)
+			return
+		}
+		registry.WriteError(w, status, "NOT_FOUND", "acremu serves nothing at "+path)
 	}
 }
-
-// frontNamespace holds acremu's own endpoints (health, whoami, CA, metrics).
-const frontNamespace = "/_acremu"
 
 // pick chooses the registry for a data-plane request: the port's own
 // registry, else (with --domain) the registry named by the Host, else the

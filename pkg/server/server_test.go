@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -273,8 +272,11 @@ func TestHealthAndUnknownPaths(t *testing.T) {
 	require.Equal(t, 200, status)
 	require.JSONEq(t, `{"status":"ok"}`, string(out))
 	status, out = c.do("GET", c.Base+"/nothing/here", nil, nil)
+	require.Equal(t, 404, status, "a path neither ARM nor the front end serves")
+	require.JSONEq(t, `{"errors":[{"code":"NOT_FOUND","message":"acremu serves nothing at /nothing/here"}]}`, string(out))
+	status, out = c.do("GET", c.Base+"/subscriptions/nothing", nil, nil)
 	require.Equal(t, 401, status, "ARM paths need a token first")
-	require.True(t, strings.Contains(string(out), `"error"`), string(out))
+	require.Contains(t, string(out), `"error"`)
 }
 
 func TestConfigValidation(t *testing.T) {
