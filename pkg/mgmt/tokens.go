@@ -24,16 +24,6 @@ import (
 //     creates one.
 //   - certificates are accepted and ignored.
 
-// TokenHooks is an optional extension of Hooks: when the Hooks value
-// implements it, every change to a registry's tokens or scope maps calls
-// PrepareRegistryTokens inside the changing transaction with the
-// registry and all its tokens, each resolved to its scope map's actions.
-// The returned change is applied after the commit, as for
-// PrepareRegistry, so the data plane sees the change on its next request.
-type TokenHooks interface {
-	PrepareRegistryTokens(r store.Registry, tokens []ResolvedToken) (PreparedChange, error)
-}
-
 // ResolvedToken is a token with the actions of its scope map (none when
 // the scope map was deleted).
 type ResolvedToken struct {
@@ -79,15 +69,7 @@ func (a *API) commitAuth(r *http.Request, change func(tx *store.Tx, reg store.Re
 		if err := change(tx, reg); err != nil {
 			return err
 		}
-		th, ok := a.cfg.Hooks.(TokenHooks)
-		if !ok {
-			return nil
-		}
-		toks, err := ResolveTokens(tx, reg.ID)
-		if err != nil {
-			return err
-		}
-		prepared, err = th.PrepareRegistryTokens(reg, toks)
+		prepared, err = a.prepareDataPlane(tx, reg)
 		return err
 	}, func() {
 		if prepared.Apply != nil {
