@@ -60,13 +60,22 @@ func ResolveTokens(tx *store.Tx, regID string) ([]ResolvedToken, error) {
 // in the same transaction, prepares the data plane for the registry's
 // tokens as they then are; the prepared change goes live after the commit.
 func (a *API) commitAuth(r *http.Request, change func(tx *store.Tx, reg store.Registry) error) error {
-	var prepared PreparedChange
-	err := a.commit(func(tx *store.Tx) error {
+	return a.commitAuthIn(func(tx *store.Tx) (store.Registry, error) {
 		reg, err := a.registryInTx(tx, r)
 		if err != nil {
-			return err
+			return reg, err
 		}
-		if err := change(tx, reg); err != nil {
+		return reg, change(tx, reg)
+	})
+}
+
+// commitAuthIn runs change, which returns the registry whose tokens or
+// scope maps it changed, as commitAuth does.
+func (a *API) commitAuthIn(change func(tx *store.Tx) (store.Registry, error)) error {
+	var prepared PreparedChange
+	err := a.commit(func(tx *store.Tx) error {
+		reg, err := change(tx)
+		if err != nil {
 			return err
 		}
 		prepared, err = a.prepareDataPlane(tx, reg)
