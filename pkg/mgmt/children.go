@@ -154,6 +154,14 @@ func answerDelete(w http.ResponseWriter, deleted bool) {
 	writeEmpty(w, status)
 }
 
+// commitRegistryRecord is the commit of kinds stored in the registry's
+// own record: the registry is stored, and its data plane prepared, when
+// change changed it.
+func commitRegistryRecord(a *API, change func(tx *store.Tx) (store.Registry, bool, error)) error {
+	_, _, err := a.commitRegistry(change)
+	return err
+}
+
 // commitRegistryAuth is the commit of the registry's tokens and scope
 // maps: the data plane is prepared with the registry's tokens as the
 // change leaves them.
