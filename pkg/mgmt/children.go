@@ -154,6 +154,14 @@ func answerDelete(w http.ResponseWriter, deleted bool) {
 	writeEmpty(w, status)
 }
 
+// commitPlain is the commit of kinds the data plane does not see.
+func commitPlain[P any](a *API, change func(tx *store.Tx) (P, bool, error)) error {
+	return a.commit(func(tx *store.Tx) error {
+		_, _, err := change(tx)
+		return err
+	}, nil)
+}
+
 // commitRegistryRecord is the commit of kinds stored in the registry's
 // own record: the registry is stored, and its data plane prepared, when
 // change changed it.

@@ -75,6 +75,45 @@ func parseSpace(vnet string, prefixes []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
+// virtualNetworks are a resource group's virtual networks, or the
+// subscription's in a subscription-wide list.
+var virtualNetworks = childKind[store.ResourceGroup, vnetJSON]{
+	param:  "vnet",
+	parent: (*API).groupOfRoute,
+	commit: commitPlain[store.ResourceGroup],
+	one: func(a *API, tx *store.Tx, _ *http.Request, g store.ResourceGroup, name string) (vnetJSON, error) {
+		v, err := a.virtualNetwork(tx, g, name)
+		if err != nil {
+			return vnetJSON{}, err
+		}
+		return a.renderVNetIn(tx, v)
+	},
+	all: func(a *API, tx *store.Tx, _ *http.Request, g store.ResourceGroup) ([]vnetJSON, error) {
+		vs, err := tx.VirtualNetworks(a.cfg.Subscription, g.Name)
+		if err != nil {
+			return nil, err
+		}
+		eps, err := tx.PrivateEndpoints(a.cfg.Subscription, "")
+		if err != nil {
+			return nil, err
+		}
+		out := make([]vnetJSON, len(vs))
+		for i, v := range vs {
+			out[i] = a.renderVNet(v, eps)
+		}
+		return out, nil
+	},
+}
+
+// renderVNetIn renders v with the private endpoints in its subnets.
+func (a *API) renderVNetIn(tx *store.Tx, v store.VirtualNetwork) (vnetJSON, error) {
+	eps, err := tx.PrivateEndpoints(a.cfg.Subscription, "")
+	if err != nil {
+		return vnetJSON{}, err
+	}
+	return a.renderVNet(v, eps), nil
+}
+
 func (a *API) putVNet(w http.ResponseWriter, r *http.Request) error {
 	var in vnetInput
 	if err := decodeBody(w, r, &in); err != nil {
@@ -88,21 +127,17 @@ func (a *API) putVNet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var v store.VirtualNetwork
-	created := false
-	err = a.commit(func(tx *store.Tx) error {
-		g, err := a.lookupGroup(tx, pathParam(r, "rg"))
-		if err != nil {
-			return err
-		}
+	_, err = virtualNetworks.write(a, w, r, func(tx *store.Tx, g *store.ResourceGroup) (vnetJSON, bool, error) {
+		created := false
 		old, err := tx.VirtualNetwork(a.cfg.Subscription, g.Name, name)
+		var v store.VirtualNetwork
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			created = true
 			v = store.VirtualNetwork{Subscription: a.cfg.Subscription, ResourceGroup: g.Name, Name: name,
 				GUID: derivedUUID("vnet", a.cfg.Subscription, g.Name, strings.ToLower(name), a.now().String())}
 		case err != nil:
-			return err
+			return vnetJSON{}, false, err
 		default:
 			v = old
 		}
@@ -120,36 +155,21 @@ func (a *API) putVNet(w http.ResponseWriter, r *http.Request) error {
 		}
 		for _, s := range v.Subnets {
 			if err := checkSubnet(name, space, s); err != nil {
-				return err
+				return vnetJSON{}, false, err
 			}
 		}
 		if !created {
 			if err := a.checkSubnetsInUse(tx, old, v); err != nil {
-				return err
+				return vnetJSON{}, false, err
 			}
 		}
-		return tx.PutVirtualNetwork(v)
-	}, nil)
-	if err != nil {
-		return err
-	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	return a.writeVNet(w, status, v)
-}
-
-func (a *API) writeVNet(w http.ResponseWriter, status int, v store.VirtualNetwork) error {
-	var eps []store.PrivateEndpoint
-	if err := a.cfg.Store.View(func(tx *store.Tx) (err error) {
-		eps, err = tx.PrivateEndpoints(a.cfg.Subscription, "")
-		return err
-	}); err != nil {
-		return err
-	}
-	writeJSON(w, status, a.renderVNet(v, eps))
-	return nil
+		if err := tx.PutVirtualNetwork(v); err != nil {
+			return vnetJSON{}, false, err
+		}
+		out, err := a.renderVNetIn(tx, v)
+		return out, created, err
+	})
+	return err
 }
 
 // checkSubnetsInUse refuses to drop a subnet (or the network) that holds
@@ -179,72 +199,41 @@ func (a *API) vnetFromPath(tx *store.Tx, r *http.Request) (store.VirtualNetwork,
 	if err != nil {
 		return store.VirtualNetwork{}, err
 	}
-	v, err := tx.VirtualNetwork(a.cfg.Subscription, g.Name, pathParam(r, "vnet"))
+	return a.virtualNetwork(tx, g, pathParam(r, "vnet"))
+}
+
+// virtualNetwork reads g's virtual network called name, or returns its
+// 404.
+func (a *API) virtualNetwork(tx *store.Tx, g store.ResourceGroup, name string) (store.VirtualNetwork, error) {
+	v, err := tx.VirtualNetwork(a.cfg.Subscription, g.Name, name)
 	if errors.Is(err, store.ErrNotFound) {
-		return v, notFoundResource(vnetType, pathParam(r, "vnet"), g.Name)
+		return v, notFoundResource(vnetType, name, g.Name)
 	}
 	return v, err
 }
 
 func (a *API) getVNet(w http.ResponseWriter, r *http.Request) error {
-	var v store.VirtualNetwork
-	if err := a.cfg.Store.View(func(tx *store.Tx) (err error) { v, err = a.vnetFromPath(tx, r); return err }); err != nil {
-		return err
-	}
-	return a.writeVNet(w, http.StatusOK, v)
+	return virtualNetworks.get(a, w, r)
 }
 
 func (a *API) listVNets(w http.ResponseWriter, r *http.Request) error {
-	var vs []store.VirtualNetwork
-	var eps []store.PrivateEndpoint
-	err := a.cfg.Store.View(func(tx *store.Tx) error {
-		rg, err := a.routeGroup(tx, r)
-		if err != nil {
-			return err
-		}
-		if vs, err = tx.VirtualNetworks(a.cfg.Subscription, rg); err != nil {
-			return err
-		}
-		eps, err = tx.PrivateEndpoints(a.cfg.Subscription, "")
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	out := make([]vnetJSON, len(vs))
-	for i, v := range vs {
-		out[i] = a.renderVNet(v, eps)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"value": out})
-	return nil
+	return virtualNetworks.list(a, w, r)
 }
 
 func (a *API) deleteVNet(w http.ResponseWriter, r *http.Request) error {
-	found := true
-	err := a.commit(func(tx *store.Tx) error {
-		v, err := a.vnetFromPath(tx, r)
-		var ae *armError
-		if errors.As(err, &ae) && ae.status == http.StatusNotFound && ae.code == "ResourceNotFound" {
-			found = false
-			return nil
-		}
-		if err != nil {
-			return err
+	_, err := virtualNetworks.remove(a, w, r, func(tx *store.Tx, g *store.ResourceGroup) (bool, error) {
+		v, err := tx.VirtualNetwork(a.cfg.Subscription, g.Name, pathParam(r, "vnet"))
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		} else if err != nil {
+			return false, err
 		}
 		next := v
 		next.Subnets = nil
 		if err := a.checkSubnetsInUse(tx, v, next); err != nil {
-			return err
+			return false, err
 		}
-		return tx.DeleteVirtualNetwork(v.Subscription, v.ResourceGroup, v.Name)
-	}, nil)
-	if err != nil {
-		return err
-	}
-	if !found {
-		writeEmpty(w, http.StatusNoContent)
-		return nil
-	}
-	writeEmpty(w, http.StatusOK)
-	return nil
+		return deletedFromStore(tx.DeleteVirtualNetwork(v.Subscription, v.ResourceGroup, v.Name))
+	})
+	return err
 }
