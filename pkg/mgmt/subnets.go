@@ -79,117 +79,98 @@ func checkSubnet(vnet string, space []netip.Prefix, s store.Subnet) error {
 	return nil
 }
 
+// subnets are a virtual network's subnets, in the network's order.
+var subnets = childKind[store.VirtualNetwork, subnetJSON]{
+	param:  "subnet",
+	parent: (*API).vnetFromPath,
+	commit: commitPlain[store.VirtualNetwork],
+	one: func(a *API, tx *store.Tx, _ *http.Request, v store.VirtualNetwork, name string) (subnetJSON, error) {
+		i := slices.IndexFunc(v.Subnets, func(x store.Subnet) bool { return strings.EqualFold(x.Name, name) })
+		if i < 0 {
+			return subnetJSON{}, notFoundResource(subnetType, v.Name+"/"+name, v.ResourceGroup)
+		}
+		return a.renderSubnetIn(tx, v, v.Subnets[i])
+	},
+	all: func(a *API, tx *store.Tx, _ *http.Request, v store.VirtualNetwork) ([]subnetJSON, error) {
+		eps, err := tx.PrivateEndpoints(a.cfg.Subscription, "")
+		if err != nil {
+			return nil, err
+		}
+		var out []subnetJSON
+		for _, s := range v.Subnets {
+			out = append(out, a.renderSubnet(v, s, eps))
+		}
+		return out, nil
+	},
+}
+
+// renderSubnetIn renders subnet s of v with the private endpoints in it.
+func (a *API) renderSubnetIn(tx *store.Tx, v store.VirtualNetwork, s store.Subnet) (subnetJSON, error) {
+	eps, err := tx.PrivateEndpoints(a.cfg.Subscription, "")
+	if err != nil {
+		return subnetJSON{}, err
+	}
+	return a.renderSubnet(v, s, eps), nil
+}
+
 func (a *API) putSubnet(w http.ResponseWriter, r *http.Request) error {
 	var in subnetInput
 	if err := decodeBody(w, r, &in); err != nil {
 		return err
 	}
 	name := pathParam(r, "subnet")
-	var v store.VirtualNetwork
-	var s store.Subnet
-	created := false
-	err := a.commit(func(tx *store.Tx) (err error) {
-		if v, err = a.vnetFromPath(tx, r); err != nil {
-			return err
-		}
+	_, err := subnets.write(a, w, r, func(tx *store.Tx, v *store.VirtualNetwork) (subnetJSON, bool, error) {
 		space, err := parseSpace(v.Name, v.AddressPrefixes)
 		if err != nil {
-			return err
+			return subnetJSON{}, false, err
 		}
-		s = store.Subnet{Name: name, AddressPrefix: in.Properties.AddressPrefix, AddressPrefixes: in.Properties.AddressPrefixes}
+		s := store.Subnet{Name: name, AddressPrefix: in.Properties.AddressPrefix, AddressPrefixes: in.Properties.AddressPrefixes}
 		if err := checkSubnet(v.Name, space, s); err != nil {
-			return err
+			return subnetJSON{}, false, err
 		}
 		i := slices.IndexFunc(v.Subnets, func(x store.Subnet) bool { return strings.EqualFold(x.Name, name) })
-		if i < 0 {
-			created = true
+		created := i < 0
+		if created {
 			v.Subnets = append(v.Subnets, s)
 		} else {
 			s.Name = v.Subnets[i].Name
 			v.Subnets[i] = s
 		}
-		return tx.PutVirtualNetwork(v)
-	}, nil)
-	if err != nil {
-		return err
-	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	return a.writeSubnet(w, status, v, s)
-}
-
-func (a *API) writeSubnet(w http.ResponseWriter, status int, v store.VirtualNetwork, s store.Subnet) error {
-	var eps []store.PrivateEndpoint
-	if err := a.cfg.Store.View(func(tx *store.Tx) (err error) {
-		eps, err = tx.PrivateEndpoints(a.cfg.Subscription, "")
-		return err
-	}); err != nil {
-		return err
-	}
-	writeJSON(w, status, a.renderSubnet(v, s, eps))
-	return nil
-}
-
-func (a *API) subnetFromPath(r *http.Request) (store.VirtualNetwork, store.Subnet, error) {
-	var v store.VirtualNetwork
-	if err := a.cfg.Store.View(func(tx *store.Tx) (err error) { v, err = a.vnetFromPath(tx, r); return err }); err != nil {
-		return v, store.Subnet{}, err
-	}
-	name := pathParam(r, "subnet")
-	i := slices.IndexFunc(v.Subnets, func(x store.Subnet) bool { return strings.EqualFold(x.Name, name) })
-	if i < 0 {
-		return v, store.Subnet{}, notFoundResource(subnetType, v.Name+"/"+name, v.ResourceGroup)
-	}
-	return v, v.Subnets[i], nil
+		if err := tx.PutVirtualNetwork(*v); err != nil {
+			return subnetJSON{}, false, err
+		}
+		out, err := a.renderSubnetIn(tx, *v, s)
+		return out, created, err
+	})
+	return err
 }
 
 func (a *API) getSubnet(w http.ResponseWriter, r *http.Request) error {
-	v, s, err := a.subnetFromPath(r)
-	if err != nil {
-		return err
-	}
-	return a.writeSubnet(w, http.StatusOK, v, s)
+	return subnets.get(a, w, r)
 }
 
 func (a *API) listSubnets(w http.ResponseWriter, r *http.Request) error {
-	var v store.VirtualNetwork
-	var eps []store.PrivateEndpoint
-	err := a.cfg.Store.View(func(tx *store.Tx) (err error) {
-		if v, err = a.vnetFromPath(tx, r); err != nil {
-			return err
-		}
-		eps, err = tx.PrivateEndpoints(a.cfg.Subscription, "")
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	out := []subnetJSON{}
-	for _, s := range v.Subnets {
-		out = append(out, a.renderSubnet(v, s, eps))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"value": out})
-	return nil
+	return subnets.list(a, w, r)
 }
 
+// deleteSubnet answers 200 whether or not the subnet existed, so it does
+// not use subnets.remove, which answers 204 for a missing one.
 func (a *API) deleteSubnet(w http.ResponseWriter, r *http.Request) error {
-	err := a.commit(func(tx *store.Tx) error {
+	err := subnets.commit(a, func(tx *store.Tx) (store.VirtualNetwork, bool, error) {
 		v, err := a.vnetFromPath(tx, r)
 		if err != nil {
-			return err
+			return v, false, err
 		}
 		next := v
 		next.Subnets = slices.DeleteFunc(slices.Clone(v.Subnets), func(x store.Subnet) bool { return strings.EqualFold(x.Name, pathParam(r, "subnet")) })
 		if len(next.Subnets) == len(v.Subnets) {
-			return nil
+			return v, false, nil
 		}
 		if err := a.checkSubnetsInUse(tx, v, next); err != nil {
-			return err
+			return v, false, err
 		}
-		return tx.PutVirtualNetwork(next)
-	}, nil)
+		return next, true, tx.PutVirtualNetwork(next)
+	})
 	if err != nil {
 		return err
 	}
