@@ -32,7 +32,8 @@ type childKind[P, J any] struct {
 	pageKey func(J) string
 	// commit runs change in one write transaction. change returns the
 	// parent and whether it changed it, for kinds whose children live in
-	// the parent's record.
+	// the parent's record. nil for a kind whose writes are committed by
+	// hand.
 	commit func(a *API, change func(tx *store.Tx) (P, bool, error)) error
 }
 

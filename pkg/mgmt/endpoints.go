@@ -109,13 +109,28 @@ func (a *API) renderEndpoint(tx *store.Tx, p store.PrivateEndpoint) endpointJSON
 	return out
 }
 
-func (a *API) writeEndpoint(w http.ResponseWriter, status int, p store.PrivateEndpoint) error {
-	var out endpointJSON
-	if err := a.cfg.Store.View(func(tx *store.Tx) error { out = a.renderEndpoint(tx, p); return nil }); err != nil {
-		return err
-	}
-	writeJSON(w, status, out)
-	return nil
+// privateEndpoints are a resource group's private endpoints, or the
+// subscription's in a subscription-wide list. A write changes the
+// registry an endpoint connects to, not the group, so putEndpoint and
+// deleteEndpoint commit by hand rather than through the kind.
+var privateEndpoints = childKind[store.ResourceGroup, endpointJSON]{
+	param:  "pe",
+	parent: (*API).groupOfRoute,
+	one: func(a *API, tx *store.Tx, _ *http.Request, g store.ResourceGroup, name string) (endpointJSON, error) {
+		p, err := a.privateEndpoint(tx, g, name)
+		if err != nil {
+			return endpointJSON{}, err
+		}
+		return a.renderEndpoint(tx, p), nil
+	},
+	all: func(a *API, tx *store.Tx, _ *http.Request, g store.ResourceGroup) ([]endpointJSON, error) {
+		var out []endpointJSON
+		eps, err := tx.PrivateEndpoints(a.cfg.Subscription, g.Name)
+		for _, p := range eps {
+			out = append(out, a.renderEndpoint(tx, p))
+		}
+		return out, err
+	},
 }
 
 // putEndpoint creates a private endpoint with one connection to a
@@ -224,12 +239,15 @@ func (a *API) putEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	status := http.StatusOK
 	if created {
-		status = http.StatusCreated
 		a.log.Info("private endpoint created", "privateEndpoint", p.Name, "virtualNetwork", p.VNet, "registry", regName, "manual", manual)
 	}
-	return a.writeEndpoint(w, status, p)
+	var out endpointJSON
+	if err := a.cfg.Store.View(func(tx *store.Tx) error { out = a.renderEndpoint(tx, p); return nil }); err != nil {
+		return err
+	}
+	answerWrite(w, created, out)
+	return nil
 }
 
 func (a *API) endpointFromPath(tx *store.Tx, r *http.Request) (store.PrivateEndpoint, error) {
@@ -237,45 +255,25 @@ func (a *API) endpointFromPath(tx *store.Tx, r *http.Request) (store.PrivateEndp
 	if err != nil {
 		return store.PrivateEndpoint{}, err
 	}
-	p, err := tx.PrivateEndpoint(a.cfg.Subscription, g.Name, pathParam(r, "pe"))
+	return a.privateEndpoint(tx, g, pathParam(r, "pe"))
+}
+
+// privateEndpoint reads g's private endpoint called name, or returns its
+// 404.
+func (a *API) privateEndpoint(tx *store.Tx, g store.ResourceGroup, name string) (store.PrivateEndpoint, error) {
+	p, err := tx.PrivateEndpoint(a.cfg.Subscription, g.Name, name)
 	if errors.Is(err, store.ErrNotFound) {
-		return p, notFoundResource(endpointType, pathParam(r, "pe"), g.Name)
+		return p, notFoundResource(endpointType, name, g.Name)
 	}
 	return p, err
 }
 
 func (a *API) getEndpoint(w http.ResponseWriter, r *http.Request) error {
-	var out endpointJSON
-	err := a.cfg.Store.View(func(tx *store.Tx) error {
-		p, err := a.endpointFromPath(tx, r)
-		out = a.renderEndpoint(tx, p)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return privateEndpoints.get(a, w, r)
 }
 
 func (a *API) listEndpoints(w http.ResponseWriter, r *http.Request) error {
-	out := []endpointJSON{}
-	err := a.cfg.Store.View(func(tx *store.Tx) error {
-		rg, err := a.routeGroup(tx, r)
-		if err != nil {
-			return err
-		}
-		eps, err := tx.PrivateEndpoints(a.cfg.Subscription, rg)
-		for _, p := range eps {
-			out = append(out, a.renderEndpoint(tx, p))
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"value": out})
-	return nil
+	return privateEndpoints.list(a, w, r)
 }
 
 // deleteEndpoint removes the endpoint and its connection from the
@@ -316,10 +314,6 @@ func (a *API) deleteEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !found {
-		writeEmpty(w, http.StatusNoContent)
-		return nil
-	}
-	writeEmpty(w, http.StatusOK)
+	answerDelete(w, found)
 	return nil
 }
