@@ -53,13 +53,26 @@ func renderConnection(reg store.Registry, c store.PrivateEndpointConnection) peC
 	return j
 }
 
+// connections are a registry's private endpoint connections, stored in
+// its record.
+var connections = childKind[store.Registry, peConnectionJSON]{
+	param:  "conn",
+	parent: (*API).registryInTx,
+	commit: commitRegistryRecord,
+	one: func(_ *API, _ *store.Tx, _ *http.Request, reg store.Registry, name string) (peConnectionJSON, error) {
+		i := connectionIndex(reg, name)
+		if i < 0 {
+			return peConnectionJSON{}, connectionNotFound(reg, name)
+		}
+		return renderConnection(reg, reg.PrivateEndpointConnections[i]), nil
+	},
+	all: func(_ *API, _ *store.Tx, _ *http.Request, reg store.Registry) ([]peConnectionJSON, error) {
+		return renderConnections(reg), nil
+	},
+}
+
 func (a *API) listConnections(w http.ResponseWriter, r *http.Request) error {
-	reg, err := a.registryFromPath(r)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"value": renderConnections(reg)})
-	return nil
+	return connections.list(a, w, r)
 }
 
 func connectionIndex(reg store.Registry, name string) int {
@@ -71,16 +84,7 @@ func connectionNotFound(reg store.Registry, name string) error {
 }
 
 func (a *API) getConnection(w http.ResponseWriter, r *http.Request) error {
-	reg, err := a.registryFromPath(r)
-	if err != nil {
-		return err
-	}
-	i := connectionIndex(reg, pathParam(r, "conn"))
-	if i < 0 {
-		return connectionNotFound(reg, pathParam(r, "conn"))
-	}
-	writeJSON(w, http.StatusOK, renderConnection(reg, reg.PrivateEndpointConnections[i]))
-	return nil
+	return connections.get(a, w, r)
 }
 
 // putConnection is how the registry owner approves or rejects a
@@ -113,58 +117,36 @@ func (a *API) putConnection(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("InvalidPrivateLinkServiceConnectionStatus",
 			"The private link service connection status '%s' is invalid. Valid values are Approved, Rejected, Pending and Disconnected.", st.Status)
 	}
-	var out peConnectionJSON
-	_, _, err := a.commitRegistry(func(tx *store.Tx) (store.Registry, bool, error) {
-		reg, err := a.registryInTx(tx, r)
-		if err != nil {
-			return reg, false, err
-		}
-		i := connectionIndex(reg, pathParam(r, "conn"))
+	name := pathParam(r, "conn")
+	_, err := connections.write(a, w, r, func(_ *store.Tx, reg *store.Registry) (peConnectionJSON, bool, error) {
+		i := connectionIndex(*reg, name)
 		if i < 0 {
-			return reg, false, connectionNotFound(reg, pathParam(r, "conn"))
+			return peConnectionJSON{}, false, connectionNotFound(*reg, name)
 		}
 		conns := slices.Clone(reg.PrivateEndpointConnections)
 		c := &conns[i]
 		if c.Status == statusRejected && status != statusRejected {
-			return reg, false, badRequest("CannotChangeRejectedPrivateEndpointConnection",
+			return peConnectionJSON{}, false, badRequest("CannotChangeRejectedPrivateEndpointConnection",
 				"The private endpoint connection %s was rejected and cannot be %s; delete the private endpoint and create it again.", c.Name, strings.ToLower(status))
 		}
 		c.Status, c.Description = status, st.Description
 		reg.PrivateEndpointConnections = conns
 		reg.LastModifiedAt = a.now().UTC()
-		out = renderConnection(reg, *c)
-		return reg, true, nil
+		return renderConnection(*reg, *c), false, nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return err
 }
 
 func (a *API) deleteConnection(w http.ResponseWriter, r *http.Request) error {
-	found := false
-	_, _, err := a.commitRegistry(func(tx *store.Tx) (store.Registry, bool, error) {
-		reg, err := a.registryInTx(tx, r)
-		if err != nil {
-			return reg, false, err
-		}
-		i := connectionIndex(reg, pathParam(r, "conn"))
+	name := pathParam(r, "conn")
+	_, err := connections.remove(a, w, r, func(_ *store.Tx, reg *store.Registry) (bool, error) {
+		i := connectionIndex(*reg, name)
 		if i < 0 {
-			return reg, false, nil
+			return false, nil
 		}
-		found = true
 		reg.PrivateEndpointConnections = slices.Delete(slices.Clone(reg.PrivateEndpointConnections), i, i+1)
 		reg.LastModifiedAt = a.now().UTC()
-		return reg, true, nil
+		return true, nil
 	})
-	if err != nil {
-		return err
-	}
-	if !found {
-		writeEmpty(w, http.StatusNoContent)
-		return nil
-	}
-	writeEmpty(w, http.StatusOK)
-	return nil
+	return err
 }
