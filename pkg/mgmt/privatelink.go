@@ -30,23 +30,26 @@ func (a *API) privateLinkResource(reg store.Registry) privateLinkResourceJSON {
 	return j
 }
 
+// privateLinkResources are a registry's private link resources: the
+// one group id there is. They are read-only.
+var privateLinkResources = childKind[store.Registry, privateLinkResourceJSON]{
+	param:  "plr",
+	parent: (*API).registryInTx,
+	one: func(a *API, _ *store.Tx, _ *http.Request, reg store.Registry, name string) (privateLinkResourceJSON, error) {
+		if !strings.EqualFold(name, registryGroup) {
+			return privateLinkResourceJSON{}, notFoundResource(plResourceType, reg.Name+"/"+name, reg.ResourceGroup)
+		}
+		return a.privateLinkResource(reg), nil
+	},
+	all: func(a *API, _ *store.Tx, _ *http.Request, reg store.Registry) ([]privateLinkResourceJSON, error) {
+		return []privateLinkResourceJSON{a.privateLinkResource(reg)}, nil
+	},
+}
+
 func (a *API) listPrivateLinkResources(w http.ResponseWriter, r *http.Request) error {
-	reg, err := a.registryFromPath(r)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"value": []privateLinkResourceJSON{a.privateLinkResource(reg)}})
-	return nil
+	return privateLinkResources.list(a, w, r)
 }
 
 func (a *API) getPrivateLinkResource(w http.ResponseWriter, r *http.Request) error {
-	reg, err := a.registryFromPath(r)
-	if err != nil {
-		return err
-	}
-	if !strings.EqualFold(pathParam(r, "plr"), registryGroup) {
-		return notFoundResource(plResourceType, reg.Name+"/"+pathParam(r, "plr"), reg.ResourceGroup)
-	}
-	writeJSON(w, http.StatusOK, a.privateLinkResource(reg))
-	return nil
+	return privateLinkResources.get(a, w, r)
 }
