@@ -18,8 +18,9 @@ import (
 )
 
 // Hooks connect ARM changes to whoever serves registries (the front end).
-// They are called without any store transaction open (except AllocatePort)
-// and in commit order; they must not call back into the API.
+// AllocatePort and PrepareRegistry are called inside the changing store
+// transaction, the others after it; all in commit order. They must not
+// call back into the API.
 type Hooks interface {
 	// AllocatePort is called inside the create transaction with the ports
 	// already used by registries; it returns the data-plane port for the new
