@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/acremu/acremu/internal/testarm"
 	"github.com/acremu/acremu/pkg/mgmt"
 )
 
@@ -34,12 +35,12 @@ func TestAccessLog(t *testing.T) {
 	e := newEnv(t, func(c *mgmt.Config) {
 		c.Logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
-	res := e.requestWith(http.MethodGet, withAPI(subPath+"/resourceGroups/nothere", apiGroups), nil,
+	res := e.arm.Do(http.MethodGet, testarm.WithAPI(testarm.SubscriptionPath+"/resourceGroups/nothere", testarm.APIGroups), nil,
 		http.Header{"Authorization": {"Bearer " + e.token}, "X-Ms-Correlation-Request-Id": {"corr-1"}, "User-Agent": {"tool/1.0"}})
 	assert.Equal(t, http.StatusNotFound, res.Code)
 	logs := buf.String()
-	assert.Contains(t, logs, `msg="arm request" method=GET path=/subscriptions/`+testSub+`/resourceGroups/nothere status=404`)
+	assert.Contains(t, logs, `msg="arm request" method=GET path=/subscriptions/`+testarm.Subscription+`/resourceGroups/nothere status=404`)
 	assert.Contains(t, logs, "correlationId=corr-1")
 	assert.Contains(t, logs, `userAgent=tool/1.0`)
-	assert.NotContains(t, logs, testSecret, "token requests' bodies are never logged")
+	assert.NotContains(t, logs, testarm.ClientSecret, "token requests' bodies are never logged")
 }

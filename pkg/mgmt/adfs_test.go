@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/acremu/acremu/internal/testarm"
 	"github.com/acremu/acremu/pkg/mgmt"
 	"github.com/acremu/acremu/pkg/token"
 )
@@ -27,48 +28,49 @@ func TestADFSToken(t *testing.T) {
 	}{
 		{
 			name:     "good, az scope",
-			form:     url.Values{"grant_type": {"client_credentials"}, "client_id": {testClient}, "client_secret": {testSecret}, "scope": {e.srv.URL + "//.default"}},
+			form:     url.Values{"grant_type": {"client_credentials"}, "client_id": {testarm.ClientID}, "client_secret": {testarm.ClientSecret}, "scope": {e.srv.URL + "//.default"}},
 			wantCode: 200, wantAud: []string{e.srv.URL + "/"},
 		},
 		{
 			name:     "good, registry scope",
-			form:     url.Values{"grant_type": {"client_credentials"}, "client_id": {testClient}, "client_secret": {testSecret}, "scope": {"https://containerregistry.azure.net/.default"}},
+			form:     url.Values{"grant_type": {"client_credentials"}, "client_id": {testarm.ClientID}, "client_secret": {testarm.ClientSecret}, "scope": {"https://containerregistry.azure.net/.default"}},
 			wantCode: 200, wantAud: []string{"https://containerregistry.azure.net"},
 		},
 		{
 			name:     "good, no scope",
-			form:     url.Values{"grant_type": {"client_credentials"}, "client_id": {testClient}, "client_secret": {testSecret}},
+			form:     url.Values{"grant_type": {"client_credentials"}, "client_id": {testarm.ClientID}, "client_secret": {testarm.ClientSecret}},
 			wantCode: 200, wantAud: []string{e.srv.URL + "/"},
 		},
 		{
 			name:      "good, basic auth",
 			form:      url.Values{"grant_type": {"client_credentials"}, "scope": {"x/.default"}},
-			basicUser: testClient, basicPass: testSecret,
+			basicUser: testarm.ClientID, basicPass: testarm.ClientSecret,
 			wantCode: 200, wantAud: []string{"x"},
 		},
 		{
 			name:     "wrong secret",
-			form:     url.Values{"grant_type": {"client_credentials"}, "client_id": {testClient}, "client_secret": {"nope"}},
+			form:     url.Values{"grant_type": {"client_credentials"}, "client_id": {testarm.ClientID}, "client_secret": {"nope"}},
 			wantCode: 401, wantErr: "invalid_client",
 		},
 		{
 			name:     "wrong client id",
-			form:     url.Values{"grant_type": {"client_credentials"}, "client_id": {"44444444-4444-4444-4444-444444444444"}, "client_secret": {testSecret}},
+			form:     url.Values{"grant_type": {"client_credentials"}, "client_id": {"44444444-4444-4444-4444-444444444444"}, "client_secret": {testarm.ClientSecret}},
 			wantCode: 401, wantErr: "invalid_client",
 		},
 		{
 			name:     "missing client id",
-			form:     url.Values{"grant_type": {"client_credentials"}, "client_secret": {testSecret}},
+			form:     url.Values{"grant_type": {"client_credentials"}, "client_secret": {testarm.ClientSecret}},
 			wantCode: 400, wantErr: "invalid_request",
 		},
 		{
 			name:     "password grant",
-			form:     url.Values{"grant_type": {"password"}, "client_id": {testClient}, "client_secret": {testSecret}},
+			form:     url.Values{"grant_type": {"password"}, "client_id": {testarm.ClientID}, "client_secret": {testarm.ClientSecret}},
 			wantCode: 400, wantErr: "unsupported_grant_type",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			req, err := http.NewRequest(http.MethodPost, e.srv.URL+"/adfs/oauth2/token", strings.NewReader(tt.form.Encode()))
 			require.NoError(t, err)
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -93,8 +95,8 @@ func TestADFSToken(t *testing.T) {
 			assert.EqualValues(t, 3600, body["ext_expires_in"])
 			claims, err := e.signer.Verify(body["access_token"].(string), token.GrantARM, "")
 			require.NoError(t, err)
-			assert.Equal(t, testClient, claims.AppID)
-			assert.Equal(t, testTenant, claims.Tenant)
+			assert.Equal(t, testarm.ClientID, claims.AppID)
+			assert.Equal(t, testarm.Tenant, claims.Tenant)
 			assert.Equal(t, tt.wantAud, []string(claims.Audience))
 		})
 	}
@@ -102,7 +104,7 @@ func TestADFSToken(t *testing.T) {
 
 func TestOpenIDConfiguration(t *testing.T) {
 	e := newEnv(t)
-	res := e.requestWith(http.MethodGet, "/adfs/.well-known/openid-configuration", nil, nil)
+	res := e.arm.Do(http.MethodGet, "/adfs/.well-known/openid-configuration", nil, nil)
 	require.Equal(t, http.StatusOK, res.Code)
 	m := res.JSON(t)
 	assert.Equal(t, e.srv.URL+"/adfs", m["issuer"])
@@ -113,7 +115,8 @@ func TestOpenIDConfiguration(t *testing.T) {
 func TestMetadataEndpoints(t *testing.T) {
 	e := newEnv(t)
 	t.Run("2015-01-01 object, as az 2.45 reads it", func(t *testing.T) {
-		res := e.requestWith(http.MethodGet, "/metadata/endpoints?api-version=2015-01-01", nil, nil)
+		e := e.forTest(t)
+		res := e.arm.Do(http.MethodGet, "/metadata/endpoints?api-version=2015-01-01", nil, nil)
 		require.Equal(t, http.StatusOK, res.Code)
 		m := res.JSON(t)
 		assert.Equal(t, e.srv.URL+"/", m["galleryEndpoint"])
@@ -123,7 +126,8 @@ func TestMetadataEndpoints(t *testing.T) {
 		assert.Equal(t, []any{e.srv.URL + "/"}, auth["audiences"])
 	})
 	t.Run("2019-05-01 list of clouds", func(t *testing.T) {
-		res := e.requestWith(http.MethodGet, "/metadata/endpoints?api-version=2019-05-01", nil, nil)
+		e := e.forTest(t)
+		res := e.arm.Do(http.MethodGet, "/metadata/endpoints?api-version=2019-05-01", nil, nil)
 		require.Equal(t, http.StatusOK, res.Code)
 		var clouds []map[string]any
 		require.NoError(t, json.Unmarshal(res.Body, &clouds))
@@ -134,8 +138,9 @@ func TestMetadataEndpoints(t *testing.T) {
 		assert.Equal(t, "ADFS", auth["identityProvider"])
 	})
 	t.Run("2022-09-01 one cloud, as go-azure-sdk reads it", func(t *testing.T) {
+		e := e.forTest(t)
 		for _, path := range []string{"/metadata/endpoints?api-version=2022-09-01", "//metadata/endpoints?api-version=2023-01-01"} {
-			res := e.requestWith(http.MethodGet, path, nil, nil)
+			res := e.arm.Do(http.MethodGet, path, nil, nil)
 			require.Equal(t, http.StatusOK, res.Code, path)
 			m := res.JSON(t)
 			assert.Equal(t, e.srv.URL+"/", m["resourceManager"])
@@ -152,12 +157,14 @@ func TestMetadataEndpoints(t *testing.T) {
 		}
 	})
 	t.Run("double slash, old version", func(t *testing.T) {
-		res := e.requestWith(http.MethodGet, "//metadata/endpoints?api-version=2018-01-01", nil, nil)
+		e := e.forTest(t)
+		res := e.arm.Do(http.MethodGet, "//metadata/endpoints?api-version=2018-01-01", nil, nil)
 		require.Equal(t, http.StatusOK, res.Code)
 		assert.Equal(t, e.srv.URL+"/", res.JSON(t)["galleryEndpoint"])
 	})
 	t.Run("malformed api-version", func(t *testing.T) {
-		res := e.requestWith(http.MethodGet, "/metadata/endpoints?api-version=yesterday", nil, nil)
+		e := e.forTest(t)
+		res := e.arm.Do(http.MethodGet, "/metadata/endpoints?api-version=yesterday", nil, nil)
 		require.Equal(t, http.StatusBadRequest, res.Code)
 		assert.Equal(t, "InvalidApiVersionParameter", res.ErrCode(t))
 	})
@@ -169,12 +176,13 @@ func TestTokenMethod(t *testing.T) {
 		name, id, secret string
 		wantErr          error
 	}{
-		{"good", testClient, testSecret, nil},
-		{"wrong secret", testClient, "x", mgmt.ErrInvalidClient},
-		{"wrong client", "x", testSecret, mgmt.ErrInvalidClient},
+		{"good", testarm.ClientID, testarm.ClientSecret, nil},
+		{"wrong secret", testarm.ClientID, "x", mgmt.ErrInvalidClient},
+		{"wrong client", "x", testarm.ClientSecret, mgmt.ErrInvalidClient},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			tok, ttl, err := e.api.Token(tt.id, tt.secret)
 			if tt.wantErr != nil {
 				require.ErrorIs(t, err, tt.wantErr)
@@ -183,7 +191,7 @@ func TestTokenMethod(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, mgmt.TokenTTL, ttl)
 			// The token works on ARM.
-			res := e.requestWith(http.MethodGet, withAPI("/subscriptions", "2019-11-01"), nil,
+			res := e.arm.Do(http.MethodGet, testarm.WithAPI("/subscriptions", "2019-11-01"), nil,
 				http.Header{"Authorization": {"Bearer " + tok}})
 			assert.Equal(t, http.StatusOK, res.Code)
 		})

@@ -9,6 +9,8 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/acremu/acremu/internal/testarm"
 )
 
 // TestMountedAsFallback serves the API as the fallback of a parent chi
@@ -20,7 +22,7 @@ func TestMountedAsFallback(t *testing.T) {
 	e.mustRegistry("rg", "mounted1", "Basic", nil)
 	// A token for ARM's public audience: e.token's audience is e.srv's own
 	// URL, which the parent servers below do not have.
-	tok, _, err := e.api.Token(testClient, testSecret)
+	tok, _, err := e.api.Token(testarm.ClientID, testarm.ClientSecret)
 	require.NoError(t, err)
 	mounts := []struct {
 		name  string
@@ -37,7 +39,7 @@ func TestMountedAsFallback(t *testing.T) {
 			srv := httptest.NewServer(parent)
 			defer srv.Close()
 
-			req, err := http.NewRequest(http.MethodGet, srv.URL+withAPI(regPath("RG", "MOUNTED1"), apiReg), nil)
+			req, err := http.NewRequest(http.MethodGet, srv.URL+testarm.WithAPI(testarm.RegistryPath("RG", "MOUNTED1"), testarm.APIRegistry), nil)
 			require.NoError(t, err)
 			req.Header.Set("Authorization", "Bearer "+tok)
 			res, err := http.DefaultClient.Do(req)

@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/acremu/acremu/internal/testarm"
 )
 
 // TestConcurrentPatches sends many PATCHes of different fields at once. A
@@ -19,8 +21,9 @@ func TestConcurrentPatches(t *testing.T) {
 	e := newEnv(t)
 	e.mustGroup("rg")
 	e.mustRegistry("rg", "busy0001", "Premium", map[string]any{"adminUserEnabled": true})
-	path := withAPI(regPath("rg", "busy0001"), apiReg)
+	path := testarm.WithAPI(testarm.RegistryPath("rg", "busy0001"), testarm.APIRegistry)
 	original := e.stored("busy0001")
+	auth := http.Header{"Authorization": {"Bearer " + e.token}}
 
 	rules := make([]any, 50)
 	for i := range rules {
@@ -36,24 +39,33 @@ func TestConcurrentPatches(t *testing.T) {
 		map[string]any{"tags": map[string]any{"team": "a"}},
 	}
 	const rounds = 8
+	// The goroutines only send; the test goroutine asserts.
+	type outcome struct {
+		res testarm.Response
+		err error
+	}
 	var wg sync.WaitGroup
-	codes := make(chan int, rounds*(len(patches)+2))
+	outcomes := make(chan outcome, rounds*(len(patches)+2))
+	send := func(method, path string, body any) {
+		wg.Go(func() {
+			res, err := e.arm.Send(method, path, body, auth)
+			outcomes <- outcome{res, err}
+		})
+	}
 	for range rounds {
 		for _, p := range patches {
-			wg.Go(func() { codes <- e.request(http.MethodPatch, path, p).Code })
+			send(http.MethodPatch, path, p)
 		}
 	}
 	// Password regeneration is a read-modify-write of the pair.
-	wg.Go(func() {
-		codes <- e.request(http.MethodPost, withAPI(regPath("rg", "busy0001")+"/regenerateCredential", apiReg), `{"name":"password"}`).Code
-	})
-	wg.Go(func() {
-		codes <- e.request(http.MethodPost, withAPI(regPath("rg", "busy0001")+"/regenerateCredential", apiReg), `{"name":"password2"}`).Code
-	})
+	regenerate := testarm.WithAPI(testarm.RegistryPath("rg", "busy0001")+"/regenerateCredential", testarm.APIRegistry)
+	send(http.MethodPost, regenerate, `{"name":"password"}`)
+	send(http.MethodPost, regenerate, `{"name":"password2"}`)
 	wg.Wait()
-	close(codes)
-	for c := range codes {
-		require.Equal(t, http.StatusOK, c)
+	close(outcomes)
+	for o := range outcomes {
+		require.NoError(t, o.err)
+		require.Equal(t, http.StatusOK, o.res.Code, "%s", o.res.Body)
 	}
 
 	got := e.stored("busy0001")
@@ -78,17 +90,22 @@ func TestConcurrentCreates(t *testing.T) {
 	e := newEnv(t)
 	e.mustGroup("rg1")
 	e.mustGroup("rg2")
+	auth := http.Header{"Authorization": {"Bearer " + e.token}}
 	var wg sync.WaitGroup
 	codes := make([]int, 10)
+	errs := make([]error, len(codes))
 	for i := range codes {
 		wg.Go(func() {
 			rg := []string{"rg1", "rg2"}[i%2]
-			codes[i] = e.request(http.MethodPut, withAPI(regPath(rg, "contested"), apiReg), `{"location":"eastus","sku":{"name":"Basic"}}`).Code
+			var res testarm.Response
+			res, errs[i] = e.arm.Send(http.MethodPut, testarm.WithAPI(testarm.RegistryPath(rg, "contested"), testarm.APIRegistry), `{"location":"eastus","sku":{"name":"Basic"}}`, auth)
+			codes[i] = res.Code
 		})
 	}
 	wg.Wait()
 	count := map[int]int{}
-	for _, c := range codes {
+	for i, c := range codes {
+		require.NoError(t, errs[i])
 		count[c]++
 	}
 	assert.Equal(t, 1, count[http.StatusCreated], "%v", codes)

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/acremu/acremu/internal/testarm"
 	"github.com/acremu/acremu/pkg/mgmt"
 	"github.com/acremu/acremu/pkg/store"
 )
@@ -20,7 +21,7 @@ type credentials struct {
 	} `json:"passwords"`
 }
 
-func decodeCredentials(t *testing.T, res response) credentials {
+func decodeCredentials(t *testing.T, res testarm.Response) credentials {
 	t.Helper()
 	var c credentials
 	require.NoError(t, json.Unmarshal(res.Body, &c))
@@ -35,7 +36,8 @@ func TestCredentials(t *testing.T) {
 	stored := e.stored("adminOn1")
 
 	t.Run("list", func(t *testing.T) {
-		res := e.request(http.MethodPost, withAPI(regPath("rg", "adminOn1")+"/listCredentials", apiReg), nil)
+		e := e.forTest(t)
+		res := e.arm.Request(http.MethodPost, testarm.WithAPI(testarm.RegistryPath("rg", "adminOn1")+"/listCredentials", testarm.APIRegistry), nil)
 		require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
 		assert.Equal(t, `{"username":"adminOn1","passwords":[{"name":"password","value":"`+stored.Passwords[0]+
 			`"},{"name":"password2","value":"`+stored.Passwords[1]+`"}]}`, string(res.Body))
@@ -59,12 +61,13 @@ func TestCredentials(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			var before [2]string
 			if tt.registry != "absent01" {
 				before = e.stored(tt.registry).Passwords
 			}
 			events := len(e.hooks.Events())
-			res := e.request(http.MethodPost, withAPI(regPath("rg", tt.registry)+"/regenerateCredential", apiReg), tt.body)
+			res := e.arm.Request(http.MethodPost, testarm.WithAPI(testarm.RegistryPath("rg", tt.registry)+"/regenerateCredential", testarm.APIRegistry), tt.body)
 			require.Equal(t, tt.wantCode, res.Code, "%s", res.Body)
 			if tt.wantErr != "" {
 				assert.Equal(t, tt.wantErr, res.ErrCode(t))
@@ -89,7 +92,8 @@ func TestCredentials(t *testing.T) {
 	}
 
 	t.Run("list with admin disabled", func(t *testing.T) {
-		res := e.request(http.MethodPost, withAPI(regPath("rg", "adminOff1")+"/listCredentials", apiReg), nil)
+		e := e.forTest(t)
+		res := e.arm.Request(http.MethodPost, testarm.WithAPI(testarm.RegistryPath("rg", "adminOff1")+"/listCredentials", testarm.APIRegistry), nil)
 		require.Equal(t, http.StatusBadRequest, res.Code)
 		assert.Equal(t, "AdminUserDisabled", res.ErrCode(t))
 	})
@@ -111,7 +115,8 @@ func TestListUsages(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.registry, func(t *testing.T) {
-			res := e.request(http.MethodGet, withAPI(regPath("rg", tt.registry)+"/listUsages", apiReg), nil)
+			e := e.forTest(t)
+			res := e.arm.Request(http.MethodGet, testarm.WithAPI(testarm.RegistryPath("rg", tt.registry)+"/listUsages", testarm.APIRegistry), nil)
 			require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
 			got := map[string][2]float64{}
 			for _, u := range res.JSON(t)["value"].([]any) {
@@ -133,7 +138,7 @@ func TestCheckNameAvailability(t *testing.T) {
 	e := newEnv(t)
 	e.mustGroup("rg")
 	e.mustRegistry("rg", "takenName", "Basic", nil)
-	path := withAPI(subPath+"/providers/Microsoft.ContainerRegistry/checkNameAvailability", apiReg)
+	path := testarm.WithAPI(testarm.SubscriptionPath+"/providers/Microsoft.ContainerRegistry/checkNameAvailability", testarm.APIRegistry)
 	tests := []struct {
 		name     string
 		body     string
@@ -158,7 +163,8 @@ func TestCheckNameAvailability(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := e.request(http.MethodPost, path, tt.body)
+			e := e.forTest(t)
+			res := e.arm.Request(http.MethodPost, path, tt.body)
 			require.Equal(t, tt.wantCode, res.Code, "%s", res.Body)
 			if tt.wantErr != "" {
 				assert.Equal(t, tt.wantErr, res.ErrCode(t))
@@ -178,7 +184,7 @@ func TestListUsagesReportsSize(t *testing.T) {
 	e := newEnv(t, func(c *mgmt.Config) { c.Hooks = sizedHooks{c.Hooks.(*fakeHooks)} })
 	e.mustGroup("rg")
 	e.mustRegistry("rg", "sized0001", "Standard", nil)
-	res := e.request(http.MethodGet, withAPI(regPath("rg", "sized0001")+"/listUsages", apiReg), nil)
+	res := e.arm.Request(http.MethodGet, testarm.WithAPI(testarm.RegistryPath("rg", "sized0001")+"/listUsages", testarm.APIRegistry), nil)
 	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
 	size := res.JSON(t)["value"].([]any)[0].(map[string]any)
 	assert.Equal(t, "Size", size["name"])

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/acremu/acremu/internal/testarm"
 	"github.com/acremu/acremu/pkg/token"
 )
 
@@ -19,7 +20,7 @@ func TestARMAuth(t *testing.T) {
 	require.NoError(t, err)
 	otherSigner, err := token.NewSigner(otherKey, e.clock.Now)
 	require.NoError(t, err)
-	foreign, err := otherSigner.Sign(token.Claims{GrantType: token.GrantARM, AppID: testClient}, time.Hour)
+	foreign, err := otherSigner.Sign(token.Claims{GrantType: token.GrantARM, AppID: testarm.ClientID}, time.Hour)
 	require.NoError(t, err)
 	acrToken, err := e.signer.Sign(token.Claims{GrantType: token.GrantRefresh}, time.Hour)
 	require.NoError(t, err)
@@ -45,6 +46,7 @@ func TestARMAuth(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			e.clock.Add(tt.advance)
 			defer e.clock.Add(-tt.advance)
 			hdr := http.Header{}
@@ -52,11 +54,11 @@ func TestARMAuth(t *testing.T) {
 				hdr.Set("Authorization", tt.authz)
 			}
 			for _, path := range []string{
-				withAPI("/subscriptions", "2019-11-01"),
-				withAPI(groupPath("rg"), apiGroups),
+				testarm.WithAPI("/subscriptions", "2019-11-01"),
+				testarm.WithAPI(testarm.GroupPath("rg"), testarm.APIGroups),
 				"/no/such/path", // unknown paths authenticate too
 			} {
-				res := e.requestWith(http.MethodGet, path, nil, hdr)
+				res := e.arm.Do(http.MethodGet, path, nil, hdr)
 				if tt.wantErr == "" {
 					assert.NotEqual(t, http.StatusUnauthorized, res.Code, path)
 					continue
@@ -73,16 +75,18 @@ func TestARMAuth(t *testing.T) {
 	}
 
 	t.Run("no change without a token", func(t *testing.T) {
-		res := e.requestWith(http.MethodPut, withAPI(groupPath("sneaky"), apiGroups), `{"location":"eastus"}`, nil)
+		e := e.forTest(t)
+		res := e.arm.Do(http.MethodPut, testarm.WithAPI(testarm.GroupPath("sneaky"), testarm.APIGroups), `{"location":"eastus"}`, nil)
 		require.Equal(t, http.StatusUnauthorized, res.Code)
-		res = e.request(http.MethodHead, withAPI(groupPath("sneaky"), apiGroups), nil)
+		res = e.arm.Request(http.MethodHead, testarm.WithAPI(testarm.GroupPath("sneaky"), testarm.APIGroups), nil)
 		assert.Equal(t, http.StatusNotFound, res.Code)
 	})
 
 	t.Run("expired message names both times", func(t *testing.T) {
+		e := e.forTest(t)
 		e.clock.Add(2 * time.Hour)
 		defer e.clock.Add(-2 * time.Hour)
-		res := e.request(http.MethodGet, withAPI("/subscriptions", "2019-11-01"), nil)
+		res := e.arm.Request(http.MethodGet, testarm.WithAPI("/subscriptions", "2019-11-01"), nil)
 		assert.Regexp(t, `^The access token expiry UTC time '3/4/2026 6:06:07 AM' is earlier than current UTC time '3/4/2026 7:06:07 AM'\.$`, res.ErrMessage(t))
 	})
 }
@@ -106,7 +110,8 @@ func TestAPIVersion(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := e.request(http.MethodGet, groupPath("rg")+tt.query, nil)
+			e := e.forTest(t)
+			res := e.arm.Request(http.MethodGet, testarm.GroupPath("rg")+tt.query, nil)
 			require.Equal(t, tt.wantCode, res.Code, "%s", res.Body)
 			if tt.wantErr != "" {
 				assert.Equal(t, tt.wantErr, res.ErrCode(t))
@@ -134,9 +139,10 @@ func TestCommonHeaders(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			tt.hdr.Set("Authorization", "Bearer "+e.token)
-			for _, path := range []string{withAPI("/subscriptions", "2019-11-01"), "/subscriptions", "/adfs/.well-known/openid-configuration"} {
-				res := e.requestWith(http.MethodGet, path, nil, tt.hdr)
+			for _, path := range []string{testarm.WithAPI("/subscriptions", "2019-11-01"), "/subscriptions", "/adfs/.well-known/openid-configuration"} {
+				res := e.arm.Do(http.MethodGet, path, nil, tt.hdr)
 				assert.Equal(t, "application/json; charset=utf-8", res.Header.Get("Content-Type"), path)
 				assert.Regexp(t, uuid, res.Header.Get("x-ms-request-id"), path)
 				if tt.wantCorrelation == "" {
@@ -156,36 +162,37 @@ func TestSubscriptionsAndTenants(t *testing.T) {
 		path     string
 		wantCode int
 		wantErr  string
-		check    func(t *testing.T, res response)
+		check    func(t *testing.T, res testarm.Response)
 	}{
-		{name: "list subscriptions", path: "/subscriptions", wantCode: 200, check: func(t *testing.T, res response) {
+		{name: "list subscriptions", path: "/subscriptions", wantCode: 200, check: func(t *testing.T, res testarm.Response) {
 			v := res.JSON(t)["value"].([]any)
 			require.Len(t, v, 1)
 			s := v[0].(map[string]any)
-			assert.Equal(t, "/subscriptions/"+testSub, s["id"])
-			assert.Equal(t, testSub, s["subscriptionId"])
-			assert.Equal(t, testTenant, s["tenantId"])
+			assert.Equal(t, "/subscriptions/"+testarm.Subscription, s["id"])
+			assert.Equal(t, testarm.Subscription, s["subscriptionId"])
+			assert.Equal(t, testarm.Tenant, s["tenantId"])
 			assert.Equal(t, "Enabled", s["state"])
 			assert.Equal(t, []string{"id", "subscriptionId", "tenantId", "displayName", "state", "authorizationSource", "managedByTenants", "subscriptionPolicies"},
 				keyOrder(t, res.Body, "value", "0"))
 		}},
-		{name: "get subscription", path: subPath, wantCode: 200, check: func(t *testing.T, res response) {
-			assert.Equal(t, testSub, res.JSON(t)["subscriptionId"])
+		{name: "get subscription", path: testarm.SubscriptionPath, wantCode: 200, check: func(t *testing.T, res testarm.Response) {
+			assert.Equal(t, testarm.Subscription, res.JSON(t)["subscriptionId"])
 		}},
-		{name: "get subscription, upper case", path: "/SUBSCRIPTIONS/" + strings.ToUpper(testSub), wantCode: 200},
+		{name: "get subscription, upper case", path: "/SUBSCRIPTIONS/" + strings.ToUpper(testarm.Subscription), wantCode: 200},
 		{name: "other subscription", path: "/subscriptions/99999999-9999-9999-9999-999999999999", wantCode: 404, wantErr: "SubscriptionNotFound"},
 		{name: "other subscription's groups", path: "/subscriptions/99999999-9999-9999-9999-999999999999/resourcegroups", wantCode: 404, wantErr: "SubscriptionNotFound"},
-		{name: "tenants", path: "/tenants", wantCode: 200, check: func(t *testing.T, res response) {
+		{name: "tenants", path: "/tenants", wantCode: 200, check: func(t *testing.T, res testarm.Response) {
 			v := res.JSON(t)["value"].([]any)
 			require.Len(t, v, 1)
-			assert.Equal(t, "/tenants/"+testTenant, v[0].(map[string]any)["id"])
+			assert.Equal(t, "/tenants/"+testarm.Tenant, v[0].(map[string]any)["id"])
 			assert.Equal(t, "Home", v[0].(map[string]any)["tenantCategory"])
 		}},
-		{name: "unknown path", path: subPath + "/providers/Microsoft.Storage/storageAccounts", wantCode: 404, wantErr: "NotFound"},
+		{name: "unknown path", path: testarm.SubscriptionPath + "/providers/Microsoft.Storage/storageAccounts", wantCode: 404, wantErr: "NotFound"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := e.request(http.MethodGet, withAPI(tt.path, "2019-11-01"), nil)
+			e := e.forTest(t)
+			res := e.arm.Request(http.MethodGet, testarm.WithAPI(tt.path, "2019-11-01"), nil)
 			require.Equal(t, tt.wantCode, res.Code, "%s", res.Body)
 			if tt.wantErr != "" {
 				assert.Equal(t, tt.wantErr, res.ErrCode(t))
@@ -199,9 +206,9 @@ func TestSubscriptionsAndTenants(t *testing.T) {
 
 func TestMethodNotAllowed(t *testing.T) {
 	e := newEnv(t)
-	res := e.request(http.MethodPost, withAPI("/subscriptions", "2019-11-01"), nil)
+	res := e.arm.Request(http.MethodPost, testarm.WithAPI("/subscriptions", "2019-11-01"), nil)
 	require.Equal(t, http.StatusMethodNotAllowed, res.Code)
 	assert.Equal(t, "MethodNotAllowed", res.ErrCode(t))
-	res = e.requestWith(http.MethodPost, withAPI("/subscriptions", "2019-11-01"), nil, nil)
+	res = e.arm.Do(http.MethodPost, testarm.WithAPI("/subscriptions", "2019-11-01"), nil, nil)
 	assert.Equal(t, http.StatusUnauthorized, res.Code)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/acremu/acremu/internal/testarm"
 	"github.com/acremu/acremu/pkg/mgmt"
 	"github.com/acremu/acremu/pkg/store"
 	"github.com/acremu/acremu/pkg/token"
@@ -45,18 +46,18 @@ func TestHooksAfterCommit(t *testing.T) {
 		body               any
 		wantCode           int
 	}{
-		{"create", "PUT", withAPI(regPath("rg", "hooked01"), apiReg), `{"location":"eastus","sku":{"name":"Premium"}}`, 201},
-		{"replace", "PUT", withAPI(regPath("rg", "hooked01"), apiReg), `{"location":"eastus","sku":{"name":"Premium"},"properties":{"adminUserEnabled":true}}`, 200},
-		{"patch", "PATCH", withAPI(regPath("rg", "hooked01"), apiReg), `{"properties":{"networkRuleSet":{"defaultAction":"Deny"}}}`, 200},
-		{"regenerate", "POST", withAPI(regPath("rg", "hooked01")+"/regenerateCredential", apiReg), `{"name":"password"}`, 200},
-		{"rejected patch", "PATCH", withAPI(regPath("rg", "hooked01"), apiReg), `{"sku":{"name":"Basic"}}`, 400},
-		{"delete", "DELETE", withAPI(regPath("rg", "hooked01"), apiReg), nil, 200},
-		{"delete absent", "DELETE", withAPI(regPath("rg", "hooked01"), apiReg), nil, 204},
-		{"create in rg2", "PUT", withAPI(regPath("rg2", "hooked02"), apiReg), `{"location":"eastus","sku":{"name":"Basic"}}`, 201},
-		{"delete rg2", "DELETE", withAPI(groupPath("rg2"), apiGroups), nil, 200},
+		{"create", "PUT", testarm.WithAPI(testarm.RegistryPath("rg", "hooked01"), testarm.APIRegistry), `{"location":"eastus","sku":{"name":"Premium"}}`, 201},
+		{"replace", "PUT", testarm.WithAPI(testarm.RegistryPath("rg", "hooked01"), testarm.APIRegistry), `{"location":"eastus","sku":{"name":"Premium"},"properties":{"adminUserEnabled":true}}`, 200},
+		{"patch", "PATCH", testarm.WithAPI(testarm.RegistryPath("rg", "hooked01"), testarm.APIRegistry), `{"properties":{"networkRuleSet":{"defaultAction":"Deny"}}}`, 200},
+		{"regenerate", "POST", testarm.WithAPI(testarm.RegistryPath("rg", "hooked01")+"/regenerateCredential", testarm.APIRegistry), `{"name":"password"}`, 200},
+		{"rejected patch", "PATCH", testarm.WithAPI(testarm.RegistryPath("rg", "hooked01"), testarm.APIRegistry), `{"sku":{"name":"Basic"}}`, 400},
+		{"delete", "DELETE", testarm.WithAPI(testarm.RegistryPath("rg", "hooked01"), testarm.APIRegistry), nil, 200},
+		{"delete absent", "DELETE", testarm.WithAPI(testarm.RegistryPath("rg", "hooked01"), testarm.APIRegistry), nil, 204},
+		{"create in rg2", "PUT", testarm.WithAPI(testarm.RegistryPath("rg2", "hooked02"), testarm.APIRegistry), `{"location":"eastus","sku":{"name":"Basic"}}`, 201},
+		{"delete rg2", "DELETE", testarm.WithAPI(testarm.GroupPath("rg2"), testarm.APIGroups), nil, 200},
 	}
 	for _, s := range steps {
-		res := e.request(s.method, s.path, s.body)
+		res := e.arm.Request(s.method, s.path, s.body)
 		require.Equal(t, s.wantCode, res.Code, "%s: %s", s.name, res.Body)
 	}
 	mu.Lock()
@@ -78,15 +79,15 @@ func TestEnsureRegistry(t *testing.T) {
 	assert.Len(t, reg.Passwords[1], 52)
 	assert.Equal(t, 0, reg.Port)
 	assert.Equal(t, "eastus", reg.Location)
-	assert.Equal(t, testClient, reg.CreatedBy)
+	assert.Equal(t, testarm.ClientID, reg.CreatedBy)
 	assert.Empty(t, e.hooks.allocs, "the default registry is served on the front end")
 	assert.Equal(t, reg, e.stored("default01"))
 	require.Len(t, e.hooks.Events(), 1)
 
-	res := e.request(http.MethodGet, withAPI(regPath("ACREMU", "default01"), apiReg), nil)
+	res := e.arm.Request(http.MethodGet, testarm.WithAPI(testarm.RegistryPath("ACREMU", "default01"), testarm.APIRegistry), nil)
 	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
-	assert.Equal(t, regPath("acremu", "Default01"), res.JSON(t)["id"])
-	res = e.request(http.MethodGet, withAPI(groupPath("acremu"), apiGroups), nil)
+	assert.Equal(t, testarm.RegistryPath("acremu", "Default01"), res.JSON(t)["id"])
+	res = e.arm.Request(http.MethodGet, testarm.WithAPI(testarm.GroupPath("acremu"), testarm.APIGroups), nil)
 	require.Equal(t, http.StatusOK, res.Code)
 	assert.Equal(t, "eastus", res.JSON(t)["location"])
 
@@ -97,7 +98,8 @@ func TestEnsureRegistry(t *testing.T) {
 	assert.Len(t, e.hooks.Events(), 1)
 
 	t.Run("existing group keeps its location", func(t *testing.T) {
-		res := e.request(http.MethodPut, withAPI(groupPath("west"), apiGroups), `{"location":"westus"}`)
+		e := e.forTest(t)
+		res := e.arm.Request(http.MethodPut, testarm.WithAPI(testarm.GroupPath("west"), testarm.APIGroups), `{"location":"westus"}`)
 		require.Equal(t, http.StatusCreated, res.Code)
 		reg, created, err := e.api.EnsureRegistry("west", "westreg01")
 		require.NoError(t, err)
@@ -110,6 +112,7 @@ func TestEnsureRegistry(t *testing.T) {
 		{"invalid group name", "bad/group", "validname1"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			_, _, err := e.api.EnsureRegistry(tt.rg, tt.reg)
 			require.Error(t, err)
 		})
@@ -125,8 +128,8 @@ func TestNewValidatesConfig(t *testing.T) {
 	signer, err := token.NewSigner(key, nil)
 	require.NoError(t, err)
 	valid := func() mgmt.Config {
-		return mgmt.Config{Store: st, Signer: signer, Hooks: &fakeHooks{}, Subscription: testSub,
-			Tenant: testTenant, ClientID: testClient, ClientSecret: testSecret}
+		return mgmt.Config{Store: st, Signer: signer, Hooks: &fakeHooks{}, Subscription: testarm.Subscription,
+			Tenant: testarm.Tenant, ClientID: testarm.ClientID, ClientSecret: testarm.ClientSecret}
 	}
 	tests := []struct {
 		name   string
@@ -167,9 +170,9 @@ func TestPrepareRegistryCarriesTokens(t *testing.T) {
 	e := newEnv(t)
 	e.mustGroup("rg")
 	e.mustRegistry("rg", "tokreg01", "Basic", nil)
-	reg := regPath("rg", "tokreg01")
-	sm := withAPI(reg+"/scopeMaps/pullhello", apiTokens)
-	tok := func(n string) string { return withAPI(reg+"/tokens/"+n, apiTokens) }
+	reg := testarm.RegistryPath("rg", "tokreg01")
+	sm := testarm.WithAPI(reg+"/scopeMaps/pullhello", apiTokens)
+	tok := func(n string) string { return testarm.WithAPI(reg+"/tokens/"+n, apiTokens) }
 	withScopeMap := func(name string) map[string]any {
 		return map[string]any{"properties": map[string]any{"scopeMapId": reg + "/scopeMaps/" + name}}
 	}
@@ -190,12 +193,12 @@ func TestPrepareRegistryCarriesTokens(t *testing.T) {
 			map[string][]string{"pulltok": {"repositories/world/content/read"}, "anytok": {"repositories/*/content/read"}}},
 		{"token deleted", "DELETE", tok("anytok"), nil, 200,
 			map[string][]string{"pulltok": {"repositories/world/content/read"}}},
-		{"registry patched", "PATCH", withAPI(reg, apiReg), `{"properties":{"adminUserEnabled":true}}`, 200,
+		{"registry patched", "PATCH", testarm.WithAPI(reg, testarm.APIRegistry), `{"properties":{"adminUserEnabled":true}}`, 200,
 			map[string][]string{"pulltok": {"repositories/world/content/read"}}},
 		{"scope map deleted", "DELETE", sm, nil, 200, map[string][]string{"pulltok": nil}},
 	}
 	for _, s := range steps {
-		res := e.request(s.method, s.path, s.body)
+		res := e.arm.Request(s.method, s.path, s.body)
 		require.Equal(t, s.wantCode, res.Code, "%s: %s", s.name, res.Body)
 		evs := e.hooks.Events()
 		require.NotEmpty(t, evs, s.name)

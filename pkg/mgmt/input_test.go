@@ -14,30 +14,24 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/acremu/acremu/internal/testarm"
 	"github.com/acremu/acremu/pkg/store"
 	"github.com/acremu/acremu/pkg/token"
 )
 
 // send sends an authenticated ARM request with a verbatim body and exactly
 // the Content-Type given (none when contentType is "-").
-func (e *env) send(method, path, body, contentType string) response {
+func (e *env) send(method, path, body, contentType string) testarm.Response {
 	e.t.Helper()
+	hdr := http.Header{"Authorization": {"Bearer " + e.token}}
+	if contentType != "-" {
+		hdr.Set("Content-Type", contentType)
+	}
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, e.srv.URL+path, rd)
-	require.NoError(e.t, err)
-	req.Header.Set("Authorization", "Bearer "+e.token)
-	if contentType != "-" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(e.t, err)
-	defer res.Body.Close()
-	data, err := io.ReadAll(res.Body)
-	require.NoError(e.t, err)
-	return response{res.StatusCode, res.Header, data}
+	return e.arm.Do(method, path, rd, hdr)
 }
 
 // guarded is a Premium registry behind a Deny firewall with one rule: what
@@ -87,8 +81,9 @@ func TestDuplicateKeys(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			before, events := e.stored(name), len(e.hooks.Events())
-			res := e.request(http.MethodPatch, withAPI(regPath("rg", name), apiReg), tt.body)
+			res := e.arm.Request(http.MethodPatch, testarm.WithAPI(testarm.RegistryPath("rg", name), testarm.APIRegistry), tt.body)
 			require.Equal(t, http.StatusBadRequest, res.Code, "%s", res.Body)
 			assert.Equal(t, "InvalidRequestContent", res.ErrCode(t))
 			assert.Contains(t, res.ErrMessage(t), tt.wantMsg)
@@ -97,20 +92,23 @@ func TestDuplicateKeys(t *testing.T) {
 	}
 
 	t.Run("create with two locations", func(t *testing.T) {
-		res := e.request(http.MethodPut, withAPI(regPath("rg", "twoloc01"), apiReg),
+		e := e.forTest(t)
+		res := e.arm.Request(http.MethodPut, testarm.WithAPI(testarm.RegistryPath("rg", "twoloc01"), testarm.APIRegistry),
 			`{"location":"eastus","sku":{"name":"Basic"},"Location":"westus"}`)
 		require.Equal(t, http.StatusBadRequest, res.Code, "%s", res.Body)
 		assert.Equal(t, "InvalidRequestContent", res.ErrCode(t))
-		assert.Equal(t, http.StatusNotFound, e.request(http.MethodGet, withAPI(regPath("rg", "twoloc01"), apiReg), nil).Code)
+		assert.Equal(t, http.StatusNotFound, e.arm.Request(http.MethodGet, testarm.WithAPI(testarm.RegistryPath("rg", "twoloc01"), testarm.APIRegistry), nil).Code)
 	})
 	t.Run("group with two locations", func(t *testing.T) {
-		res := e.request(http.MethodPut, withAPI(groupPath("twoloc"), apiGroups), `{"location":"eastus","location":"westus"}`)
+		e := e.forTest(t)
+		res := e.arm.Request(http.MethodPut, testarm.WithAPI(testarm.GroupPath("twoloc"), testarm.APIGroups), `{"location":"eastus","location":"westus"}`)
 		require.Equal(t, http.StatusBadRequest, res.Code, "%s", res.Body)
 		assert.Equal(t, "InvalidRequestContent", res.ErrCode(t))
-		assert.Equal(t, http.StatusNotFound, e.request(http.MethodHead, withAPI(groupPath("twoloc"), apiGroups), nil).Code)
+		assert.Equal(t, http.StatusNotFound, e.arm.Request(http.MethodHead, testarm.WithAPI(testarm.GroupPath("twoloc"), testarm.APIGroups), nil).Code)
 	})
 	t.Run("same names in different objects are fine", func(t *testing.T) {
-		res := e.request(http.MethodPatch, withAPI(regPath("rg", name), apiReg),
+		e := e.forTest(t)
+		res := e.arm.Request(http.MethodPatch, testarm.WithAPI(testarm.RegistryPath("rg", name), testarm.APIRegistry),
 			`{"tags":{"name":"x"},"sku":{"name":"Premium"},"properties":{"networkRuleSet":{"defaultAction":"Deny",`+
 				`"ipRules":[{"action":"Allow","value":"52.57.22.38"},{"action":"Allow","value":"52.57.22.39"}]}}}`)
 		require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
@@ -142,19 +140,20 @@ func TestIPRuleInvisibleCharacters(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			want := fmt.Sprintf("The IP rule value %q is invalid: it contains whitespace or an invisible character (U+%04X). Send the address or range alone.", tt.value, tt.r)
 			before, events := e.stored(name), len(e.hooks.Events())
-			res := e.request(http.MethodPatch, withAPI(regPath("rg", name), apiNR), ipRulesMap(tt.value))
+			res := e.arm.Request(http.MethodPatch, testarm.WithAPI(testarm.RegistryPath("rg", name), testarm.APINetworkRule), ipRulesMap(tt.value))
 			require.Equal(t, http.StatusBadRequest, res.Code, "%s", res.Body)
 			assert.Equal(t, "InvalidIpRule", res.ErrCode(t))
 			assert.Equal(t, want, res.ErrMessage(t))
 			unchanged(t, e, name, before, events)
 
-			res = e.request(http.MethodPut, withAPI(regPath("rg", "invisible1"), apiReg),
+			res = e.arm.Request(http.MethodPut, testarm.WithAPI(testarm.RegistryPath("rg", "invisible1"), testarm.APIRegistry),
 				map[string]any{"location": "eastus", "sku": map[string]any{"name": "Premium"}, "properties": ipRulesMap(tt.value)["properties"]})
 			require.Equal(t, http.StatusBadRequest, res.Code, "%s", res.Body)
 			assert.Equal(t, "InvalidIpRule", res.ErrCode(t))
-			assert.Equal(t, http.StatusNotFound, e.request(http.MethodGet, withAPI(regPath("rg", "invisible1"), apiReg), nil).Code)
+			assert.Equal(t, http.StatusNotFound, e.arm.Request(http.MethodGet, testarm.WithAPI(testarm.RegistryPath("rg", "invisible1"), testarm.APIRegistry), nil).Code)
 		})
 	}
 }
@@ -207,12 +206,13 @@ func TestBodyShapeAndContentType(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			ct := tt.contentType
 			if ct == "" {
 				ct = "application/json"
 			}
 			before, events := e.stored(name), len(e.hooks.Events())
-			res := e.send(http.MethodPatch, withAPI(regPath("rg", name), apiReg), tt.body, ct)
+			res := e.send(http.MethodPatch, testarm.WithAPI(testarm.RegistryPath("rg", name), testarm.APIRegistry), tt.body, ct)
 			require.Equal(t, tt.wantCode, res.Code, "%s", res.Body)
 			if tt.wantCode == http.StatusOK {
 				assert.Equal(t, map[string]string{"a": "1"}, e.stored(name).Tags)
@@ -224,18 +224,18 @@ func TestBodyShapeAndContentType(t *testing.T) {
 
 			// The same body creates nothing, whatever endpoint gets it.
 			for _, target := range []struct{ method, path string }{
-				{http.MethodPut, withAPI(regPath("rg", "shape0001"), apiReg)},
-				{http.MethodPut, withAPI(groupPath("shapegroup"), apiGroups)},
-				{http.MethodPatch, withAPI(groupPath("rg"), apiGroups)},
-				{http.MethodPost, withAPI(regPath("rg", name)+"/regenerateCredential", apiReg)},
-				{http.MethodPost, withAPI(subPath+"/providers/Microsoft.ContainerRegistry/checkNameAvailability", apiReg)},
+				{http.MethodPut, testarm.WithAPI(testarm.RegistryPath("rg", "shape0001"), testarm.APIRegistry)},
+				{http.MethodPut, testarm.WithAPI(testarm.GroupPath("shapegroup"), testarm.APIGroups)},
+				{http.MethodPatch, testarm.WithAPI(testarm.GroupPath("rg"), testarm.APIGroups)},
+				{http.MethodPost, testarm.WithAPI(testarm.RegistryPath("rg", name)+"/regenerateCredential", testarm.APIRegistry)},
+				{http.MethodPost, testarm.WithAPI(testarm.SubscriptionPath+"/providers/Microsoft.ContainerRegistry/checkNameAvailability", testarm.APIRegistry)},
 			} {
 				res := e.send(target.method, target.path, tt.body, ct)
 				assert.Equal(t, tt.wantCode, res.Code, "%s %s: %s", target.method, target.path, res.Body)
 				assert.Equal(t, tt.wantErr, res.ErrCode(t), target.path)
 			}
-			assert.Equal(t, http.StatusNotFound, e.request(http.MethodGet, withAPI(regPath("rg", "shape0001"), apiReg), nil).Code)
-			assert.Equal(t, http.StatusNotFound, e.request(http.MethodHead, withAPI(groupPath("shapegroup"), apiGroups), nil).Code)
+			assert.Equal(t, http.StatusNotFound, e.arm.Request(http.MethodGet, testarm.WithAPI(testarm.RegistryPath("rg", "shape0001"), testarm.APIRegistry), nil).Code)
+			assert.Equal(t, http.StatusNotFound, e.arm.Request(http.MethodHead, testarm.WithAPI(testarm.GroupPath("shapegroup"), testarm.APIGroups), nil).Code)
 			unchanged(t, e, name, before, events)
 		})
 	}
@@ -243,8 +243,8 @@ func TestBodyShapeAndContentType(t *testing.T) {
 
 func TestAPIVersions(t *testing.T) {
 	e, name := guarded(t)
-	e.request(http.MethodPut, withAPI(groupPath("westrg"), apiGroups), `{"location":"westeurope"}`)
-	reg := regPath("rg", name)
+	e.arm.Request(http.MethodPut, testarm.WithAPI(testarm.GroupPath("westrg"), testarm.APIGroups), `{"location":"westeurope"}`)
+	reg := testarm.RegistryPath("rg", name)
 	const acrVersions = "2017-03-01, 2017-10-01, 2019-05-01, 2019-12-01-preview, 2020-11-01-preview, 2021-06-01-preview, " +
 		"2021-08-01-preview, 2021-09-01, 2021-12-01-preview, 2022-02-01-preview, 2022-12-01, 2023-01-01-preview, " +
 		"2023-06-01-preview, 2023-07-01, 2023-08-01-preview, 2023-11-01-preview, 2024-11-01-preview, 2025-03-01-preview, " +
@@ -274,24 +274,24 @@ func TestAPIVersions(t *testing.T) {
 		{name: "registry, empty", method: "GET", path: reg, version: "", wantCode: 400, wantErr: "MissingApiVersionParameter"},
 		{name: "patch refused before the body is read", method: "PATCH", path: reg, version: "2099-01-01",
 			body: `{"properties":{"networkRuleSet":{"defaultAction":"Allow"}}}`, wantCode: 400, wantErr: "NoRegisteredProviderFound"},
-		{name: "create names the body's location", method: "PUT", path: regPath("westrg", "versioned1"), version: "2020-01-01",
+		{name: "create names the body's location", method: "PUT", path: testarm.RegistryPath("westrg", "versioned1"), version: "2020-01-01",
 			body: `{"location":"West Europe","sku":{"name":"Basic"}}`, wantCode: 400, wantErr: "NoRegisteredProviderFound",
 			wantMsg: noProvider("westeurope", "2020-01-01", "registries")},
-		{name: "create without location names the group's", method: "PUT", path: regPath("westrg", "versioned1"), version: "2020-01-01",
+		{name: "create without location names the group's", method: "PUT", path: testarm.RegistryPath("westrg", "versioned1"), version: "2020-01-01",
 			body: `{"sku":{"name":"Basic"}}`, wantCode: 400, wantErr: "NoRegisteredProviderFound",
 			wantMsg: noProvider("westeurope", "2020-01-01", "registries")},
-		{name: "subscription list", method: "GET", path: subPath + "/providers/Microsoft.ContainerRegistry/registries", version: "2016-06-27-preview",
+		{name: "subscription list", method: "GET", path: testarm.SubscriptionPath + "/providers/Microsoft.ContainerRegistry/registries", version: "2016-06-27-preview",
 			wantCode: 400, wantErr: "NoRegisteredProviderFound", wantMsg: noProvider("eastus", "2016-06-27-preview", "registries")},
-		{name: "name check", method: "POST", path: subPath + "/providers/Microsoft.ContainerRegistry/checkNameAvailability", version: "2018-01-01",
+		{name: "name check", method: "POST", path: testarm.SubscriptionPath + "/providers/Microsoft.ContainerRegistry/checkNameAvailability", version: "2018-01-01",
 			body: `{"name":"x"}`, wantCode: 400, wantErr: "NoRegisteredProviderFound", wantMsg: noProvider("eastus", "2018-01-01", "checkNameAvailability")},
 		{name: "credentials", method: "POST", path: reg + "/listCredentials", version: "2024-01-01", wantCode: 400, wantErr: "NoRegisteredProviderFound"},
-		{name: "group, nonsense", method: "GET", path: groupPath("rg"), version: "banana", wantCode: 400, wantErr: "InvalidApiVersionParameter",
+		{name: "group, nonsense", method: "GET", path: testarm.GroupPath("rg"), version: "banana", wantCode: 400, wantErr: "InvalidApiVersionParameter",
 			wantMsg: "The api-version 'banana' is invalid. The supported versions are '2025-04-01,2025-03-01,"},
-		{name: "group, too old", method: "GET", path: groupPath("rg"), version: "1999-01-01", wantCode: 400, wantErr: "InvalidApiVersionParameter"},
-		{name: "group, from the future", method: "GET", path: groupPath("rg"), version: "2027-01-01", wantCode: 400, wantErr: "InvalidApiVersionParameter"},
-		{name: "group, missing", method: "GET", path: groupPath("rg"), version: "-", wantCode: 400, wantErr: "MissingApiVersionParameter"},
+		{name: "group, too old", method: "GET", path: testarm.GroupPath("rg"), version: "1999-01-01", wantCode: 400, wantErr: "InvalidApiVersionParameter"},
+		{name: "group, from the future", method: "GET", path: testarm.GroupPath("rg"), version: "2027-01-01", wantCode: 400, wantErr: "InvalidApiVersionParameter"},
+		{name: "group, missing", method: "GET", path: testarm.GroupPath("rg"), version: "-", wantCode: 400, wantErr: "MissingApiVersionParameter"},
 		{name: "subscriptions, nonsense", method: "GET", path: "/subscriptions", version: "v1", wantCode: 400, wantErr: "InvalidApiVersionParameter"},
-		{name: "group create refused", method: "PUT", path: groupPath("versioned"), version: "1999-01-01", body: `{"location":"eastus"}`,
+		{name: "group create refused", method: "PUT", path: testarm.GroupPath("versioned"), version: "1999-01-01", body: `{"location":"eastus"}`,
 			wantCode: 400, wantErr: "InvalidApiVersionParameter"},
 
 		// Accepted: what real clients send.
@@ -303,26 +303,27 @@ func TestAPIVersions(t *testing.T) {
 		{name: "portal", method: "GET", path: reg, version: "2023-07-01", wantCode: 200},
 		{name: "Terraform previews", method: "GET", path: reg, version: "2023-11-01-preview", wantCode: 200},
 		{name: "upper-case preview", method: "GET", path: reg, version: "2022-02-01-PREVIEW", wantCode: 200},
-		{name: "list", method: "GET", path: subPath + "/providers/Microsoft.ContainerRegistry/registries", version: "2019-05-01", wantCode: 200},
+		{name: "list", method: "GET", path: testarm.SubscriptionPath + "/providers/Microsoft.ContainerRegistry/registries", version: "2019-05-01", wantCode: 200},
 		{name: "usages", method: "GET", path: reg + "/listUsages", version: "2023-01-01-preview", wantCode: 200},
 		{name: "az subscriptions", method: "GET", path: "/subscriptions", version: "2019-11-01", wantCode: 200},
 		{name: "az tenants", method: "GET", path: "/tenants", version: "2019-11-01", wantCode: 200},
-		{name: "Terraform subscription", method: "GET", path: subPath, version: "2022-12-01", wantCode: 200},
-		{name: "az 2.45 groups", method: "GET", path: groupPath("rg"), version: "2021-04-01", wantCode: 200},
-		{name: "portal groups", method: "GET", path: groupPath("rg"), version: "2022-09-01", wantCode: 200},
-		{name: "newest az resources", method: "GET", path: subPath + "/resources", version: "2024-11-01", wantCode: 200},
-		{name: "unlisted but dated Resources version", method: "GET", path: groupPath("rg"), version: "2022-02-01-preview", wantCode: 200},
-		{name: "provider registration is Microsoft.Resources", method: "GET", path: subPath + "/providers/Microsoft.ContainerRegistry", version: "2022-09-01",
+		{name: "Terraform subscription", method: "GET", path: testarm.SubscriptionPath, version: "2022-12-01", wantCode: 200},
+		{name: "az 2.45 groups", method: "GET", path: testarm.GroupPath("rg"), version: "2021-04-01", wantCode: 200},
+		{name: "portal groups", method: "GET", path: testarm.GroupPath("rg"), version: "2022-09-01", wantCode: 200},
+		{name: "newest az resources", method: "GET", path: testarm.SubscriptionPath + "/resources", version: "2024-11-01", wantCode: 200},
+		{name: "unlisted but dated Resources version", method: "GET", path: testarm.GroupPath("rg"), version: "2022-02-01-preview", wantCode: 200},
+		{name: "provider registration is Microsoft.Resources", method: "GET", path: testarm.SubscriptionPath + "/providers/Microsoft.ContainerRegistry", version: "2022-09-01",
 			wantCode: 200},
-		{name: "provider registration, unlisted Resources version", method: "GET", path: subPath + "/providers/Microsoft.ContainerRegistry", version: "2022-02-01-preview",
+		{name: "provider registration, unlisted Resources version", method: "GET", path: testarm.SubscriptionPath + "/providers/Microsoft.ContainerRegistry", version: "2022-02-01-preview",
 			wantCode: 200},
 		{name: "operations are Microsoft.ContainerRegistry's", method: "GET", path: "/providers/Microsoft.ContainerRegistry/operations", version: "2022-09-01",
 			wantCode: 400, wantErr: "NoRegisteredProviderFound"},
-		{name: "another provider: shape only", method: "GET", path: subPath + "/providers/Microsoft.Storage/storageAccounts", version: "2023-01-01",
+		{name: "another provider: shape only", method: "GET", path: testarm.SubscriptionPath + "/providers/Microsoft.Storage/storageAccounts", version: "2023-01-01",
 			wantCode: 404, wantErr: "NotFound"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			path := tt.path
 			if tt.version != "-" {
 				path += "?api-version=" + url.QueryEscape(tt.version)
@@ -337,8 +338,8 @@ func TestAPIVersions(t *testing.T) {
 			}
 		})
 	}
-	assert.Equal(t, http.StatusNotFound, e.request(http.MethodGet, withAPI(regPath("westrg", "versioned1"), apiReg), nil).Code)
-	assert.Equal(t, http.StatusNotFound, e.request(http.MethodHead, withAPI(groupPath("versioned"), apiGroups), nil).Code)
+	assert.Equal(t, http.StatusNotFound, e.arm.Request(http.MethodGet, testarm.WithAPI(testarm.RegistryPath("westrg", "versioned1"), testarm.APIRegistry), nil).Code)
+	assert.Equal(t, http.StatusNotFound, e.arm.Request(http.MethodHead, testarm.WithAPI(testarm.GroupPath("versioned"), testarm.APIGroups), nil).Code)
 }
 
 func TestLocations(t *testing.T) {
@@ -367,12 +368,13 @@ func TestLocations(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			name := fmt.Sprintf("located%02d", i)
 			group := fmt.Sprintf("located%02d", i)
-			res := e.request(http.MethodPut, withAPI(regPath("rg", name), apiReg),
+			res := e.arm.Request(http.MethodPut, testarm.WithAPI(testarm.RegistryPath("rg", name), testarm.APIRegistry),
 				map[string]any{"location": tt.location, "sku": map[string]any{"name": "Basic"}})
 			require.Equal(t, tt.wantCode, res.Code, "%s", res.Body)
-			gres := e.request(http.MethodPut, withAPI(groupPath(group), apiGroups), map[string]any{"location": tt.location})
+			gres := e.arm.Request(http.MethodPut, testarm.WithAPI(testarm.GroupPath(group), testarm.APIGroups), map[string]any{"location": tt.location})
 			require.Equal(t, tt.wantCode, gres.Code, "%s", gres.Body)
 			if tt.wantErr == "" {
 				assert.Equal(t, tt.wantLoc, e.stored(name).Location)
@@ -380,8 +382,8 @@ func TestLocations(t *testing.T) {
 				return
 			}
 			assert.Equal(t, tt.wantErr, res.ErrCode(t))
-			assert.Equal(t, http.StatusNotFound, e.request(http.MethodGet, withAPI(regPath("rg", name), apiReg), nil).Code)
-			assert.Equal(t, http.StatusNotFound, e.request(http.MethodHead, withAPI(groupPath(group), apiGroups), nil).Code)
+			assert.Equal(t, http.StatusNotFound, e.arm.Request(http.MethodGet, testarm.WithAPI(testarm.RegistryPath("rg", name), testarm.APIRegistry), nil).Code)
+			assert.Equal(t, http.StatusNotFound, e.arm.Request(http.MethodHead, testarm.WithAPI(testarm.GroupPath(group), testarm.APIGroups), nil).Code)
 			if tt.wantErr == "LocationRequired" {
 				return
 			}
@@ -403,8 +405,8 @@ func TestTokenAudience(t *testing.T) {
 	require.NoError(t, err)
 	withScope := func(form url.Values) string {
 		form.Set("grant_type", "client_credentials")
-		form.Set("client_id", testClient)
-		form.Set("client_secret", testSecret)
+		form.Set("client_id", testarm.ClientID)
+		form.Set("client_secret", testarm.ClientSecret)
 		res, err := http.PostForm(e.srv.URL+"/adfs/oauth2/token", form)
 		require.NoError(t, err)
 		defer res.Body.Close()
@@ -417,7 +419,7 @@ func TestTokenAudience(t *testing.T) {
 	}
 	scope := func(s string) string { return withScope(url.Values{"scope": {s}}) }
 	signed := func(aud ...string) string {
-		tok, err := e.signer.Sign(token.Claims{GrantType: token.GrantARM, AppID: testClient,
+		tok, err := e.signer.Sign(token.Claims{GrantType: token.GrantARM, AppID: testarm.ClientID,
 			RegisteredClaims: jwt.RegisteredClaims{Audience: aud}}, time.Hour)
 		require.NoError(t, err)
 		return tok
@@ -450,9 +452,10 @@ func TestTokenAudience(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			hdr := http.Header{"Authorization": {"Bearer " + tt.token}}
 			if !tt.refused {
-				res := e.requestWith(http.MethodGet, withAPI(regPath("rg", "audience1"), apiReg), nil, hdr)
+				res := e.arm.Do(http.MethodGet, testarm.WithAPI(testarm.RegistryPath("rg", "audience1"), testarm.APIRegistry), nil, hdr)
 				assert.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
 				return
 			}
@@ -461,12 +464,12 @@ func TestTokenAudience(t *testing.T) {
 				method, path string
 				body         any
 			}{
-				{http.MethodGet, withAPI(regPath("rg", "audience1"), apiReg), nil},
-				{http.MethodPatch, withAPI(regPath("rg", "audience1"), apiReg), `{"properties":{"networkRuleSet":{"defaultAction":"Allow"}}}`},
-				{http.MethodPut, withAPI(groupPath("audiencerg"), apiGroups), `{"location":"eastus"}`},
+				{http.MethodGet, testarm.WithAPI(testarm.RegistryPath("rg", "audience1"), testarm.APIRegistry), nil},
+				{http.MethodPatch, testarm.WithAPI(testarm.RegistryPath("rg", "audience1"), testarm.APIRegistry), `{"properties":{"networkRuleSet":{"defaultAction":"Allow"}}}`},
+				{http.MethodPut, testarm.WithAPI(testarm.GroupPath("audiencerg"), testarm.APIGroups), `{"location":"eastus"}`},
 				{http.MethodGet, "/subscriptions/no/such/path", nil},
 			} {
-				res := e.requestWith(req.method, req.path, req.body, hdr)
+				res := e.arm.Do(req.method, req.path, req.body, hdr)
 				require.Equal(t, http.StatusUnauthorized, res.Code, "%s %s: %s", req.method, req.path, res.Body)
 				assert.Equal(t, "InvalidAuthenticationTokenAudience", res.ErrCode(t))
 				msg := "The access token has been obtained for wrong audience or resource '" + tt.wantAud + "'. " + allowed
@@ -475,7 +478,7 @@ func TestTokenAudience(t *testing.T) {
 					res.Header.Get("WWW-Authenticate"))
 			}
 			unchanged(t, e, "audience1", before, events)
-			assert.Equal(t, http.StatusNotFound, e.request(http.MethodHead, withAPI(groupPath("audiencerg"), apiGroups), nil).Code)
+			assert.Equal(t, http.StatusNotFound, e.arm.Request(http.MethodHead, testarm.WithAPI(testarm.GroupPath("audiencerg"), testarm.APIGroups), nil).Code)
 		})
 	}
 }

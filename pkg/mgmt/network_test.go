@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/acremu/acremu/internal/testarm"
 )
 
 const apiNetwork = "2023-09-01"
@@ -21,9 +23,9 @@ func TestNetworkResourcesARM(t *testing.T) {
 	e.mustGroup("netrg")
 	e.mustRegistry("rg", "premreg1", "Premium", nil)
 	e.mustRegistry("rg", "basicreg1", "Basic", nil)
-	net := subPath + "/resourceGroups/netrg/providers/Microsoft.Network"
+	net := testarm.SubscriptionPath + "/resourceGroups/netrg/providers/Microsoft.Network"
 	vnet := net + "/virtualNetworks/lab"
-	at := func(path string) string { return withAPI(path, apiNetwork) }
+	at := func(path string) string { return testarm.WithAPI(path, apiNetwork) }
 	space := func(prefix string) map[string]any {
 		return map[string]any{"location": "eastus", "properties": map[string]any{"addressSpace": map[string]any{"addressPrefixes": []string{prefix}}}}
 	}
@@ -36,7 +38,7 @@ func TestNetworkResourcesARM(t *testing.T) {
 		return map[string]any{"location": "eastus", "properties": map[string]any{
 			"subnet": map[string]any{"id": vnet + "/subnets/default"},
 			key: []any{map[string]any{"name": "conn", "properties": map[string]any{
-				"privateLinkServiceId": regPath("rg", registry), "groupIds": []string{"registry"}}}},
+				"privateLinkServiceId": testarm.RegistryPath("rg", registry), "groupIds": []string{"registry"}}}},
 		}}
 	}
 	connState := func(status string) map[string]any {
@@ -45,7 +47,7 @@ func TestNetworkResourcesARM(t *testing.T) {
 	// The connection's name is the endpoint's name and GUID, known once
 	// the endpoint exists: {conn} in a path stands for it.
 	var conn string
-	connPath := withAPI(regPath("rg", "premreg1")+"/privateEndpointConnections/{conn}", apiReg)
+	connPath := testarm.WithAPI(testarm.RegistryPath("rg", "premreg1")+"/privateEndpointConnections/{conn}", testarm.APIRegistry)
 
 	tests := []struct {
 		name     string
@@ -55,7 +57,7 @@ func TestNetworkResourcesARM(t *testing.T) {
 		wantCode int
 		wantErr  string
 	}{
-		{"virtual network in a missing group", "PUT", at(subPath + "/resourceGroups/nonet/providers/Microsoft.Network/virtualNetworks/lab"), space("10.50.0.0/16"), 404, "ResourceGroupNotFound"},
+		{"virtual network in a missing group", "PUT", at(testarm.SubscriptionPath + "/resourceGroups/nonet/providers/Microsoft.Network/virtualNetworks/lab"), space("10.50.0.0/16"), 404, "ResourceGroupNotFound"},
 		{"virtual network without address space", "PUT", at(vnet), map[string]any{"properties": map[string]any{}}, 400, "InvalidRequestFormat"},
 		{"virtual network created", "PUT", at(vnet), space("10.50.0.0/16"), 201, ""},
 		{"virtual network replaced", "PUT", at(vnet), space("10.50.0.0/16"), 200, ""},
@@ -75,14 +77,14 @@ func TestNetworkResourcesARM(t *testing.T) {
 		{"missing endpoint", "GET", at(net + "/privateEndpoints/nothere"), nil, 404, "ResourceNotFound"},
 		{"subnet in use", "DELETE", at(vnet + "/subnets/default"), nil, 400, "InUseSubnetCannotBeDeleted"},
 		{"network in use", "DELETE", at(vnet), nil, 400, "InUseSubnetCannotBeDeleted"},
-		{"missing connection", "GET", withAPI(regPath("rg", "premreg1")+"/privateEndpointConnections/nothere", apiReg), nil, 404, "ResourceNotFound"},
+		{"missing connection", "GET", testarm.WithAPI(testarm.RegistryPath("rg", "premreg1")+"/privateEndpointConnections/nothere", testarm.APIRegistry), nil, 404, "ResourceNotFound"},
 		{"connection with a bad status", "PUT", connPath, connState("Maybe"), 400, "InvalidPrivateLinkServiceConnectionStatus"},
 		{"connection approved", "PUT", connPath, connState("Approved"), 200, ""},
 		{"connection rejected", "PUT", connPath, connState("Rejected"), 200, ""},
 		{"rejected connection approved", "PUT", connPath, connState("Approved"), 400, "CannotChangeRejectedPrivateEndpointConnection"},
 		{"connection deleted", "DELETE", connPath, nil, 200, ""},
 		{"connection deleted again", "DELETE", connPath, nil, 204, ""},
-		{"missing private link resource", "GET", withAPI(regPath("rg", "premreg1")+"/privateLinkResources/other", apiReg), nil, 404, "ResourceNotFound"},
+		{"missing private link resource", "GET", testarm.WithAPI(testarm.RegistryPath("rg", "premreg1")+"/privateLinkResources/other", testarm.APIRegistry), nil, 404, "ResourceNotFound"},
 		{"endpoint deleted", "DELETE", at(net + "/privateEndpoints/pe1"), nil, 200, ""},
 		{"endpoint deleted again", "DELETE", at(net + "/privateEndpoints/pe1"), nil, 204, ""},
 		{"subnet deleted", "DELETE", at(vnet + "/subnets/default"), nil, 200, ""},
@@ -90,8 +92,9 @@ func TestNetworkResourcesARM(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			before := e.stored("premreg1")
-			res := e.request(tt.method, strings.ReplaceAll(tt.path, "{conn}", conn), tt.body)
+			res := e.arm.Request(tt.method, strings.ReplaceAll(tt.path, "{conn}", conn), tt.body)
 			require.Equal(t, tt.wantCode, res.Code, "%s", res.Body)
 			if tt.wantErr != "" {
 				assert.Equal(t, tt.wantErr, res.ErrCode(t))
@@ -105,7 +108,7 @@ func TestNetworkResourcesARM(t *testing.T) {
 			}
 		})
 	}
-	res := e.request(http.MethodGet, at(net+"/virtualNetworks"), nil)
+	res := e.arm.Request(http.MethodGet, at(net+"/virtualNetworks"), nil)
 	require.Equal(t, http.StatusOK, res.Code)
 	assert.Equal(t, []any{}, res.JSON(t)["value"], "every network was deleted")
 }

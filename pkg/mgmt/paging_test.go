@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/acremu/acremu/internal/testarm"
 	"github.com/acremu/acremu/pkg/mgmt"
 )
 
@@ -24,7 +25,7 @@ func collect(t *testing.T, e *env, first string) ([]string, int) {
 	require.NoError(t, err)
 	for link := e.srv.URL + first; link != ""; pages++ {
 		require.Less(t, pages, 20, "paging does not end")
-		res := e.request(http.MethodGet, link, nil)
+		res := e.arm.Request(http.MethodGet, link, nil)
 		require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
 		var page struct {
 			Value []struct {
@@ -71,14 +72,15 @@ func TestPaging(t *testing.T) {
 		wantNames []string
 		wantPages int
 	}{
-		{"registries by subscription", withAPI(subPath+"/providers/Microsoft.ContainerRegistry/registries", apiReg), want, 3},
-		{"registries by group", withAPI(groupPath("rg1")+"/providers/Microsoft.ContainerRegistry/registries", apiReg),
+		{"registries by subscription", testarm.WithAPI(testarm.SubscriptionPath+"/providers/Microsoft.ContainerRegistry/registries", testarm.APIRegistry), want, 3},
+		{"registries by group", testarm.WithAPI(testarm.GroupPath("rg1")+"/providers/Microsoft.ContainerRegistry/registries", testarm.APIRegistry),
 			[]string{"Reg000", "Reg020", "Reg040", "Reg060"}, 2},
-		{"generic resources keep the filter", withAPI(subPath+"/resources?"+filter, apiGroups), want, 3},
-		{"resource groups", withAPI(subPath+"/resourcegroups", apiGroups), []string{"rg1", "rg2"}, 1},
+		{"generic resources keep the filter", testarm.WithAPI(testarm.SubscriptionPath+"/resources?"+filter, testarm.APIGroups), want, 3},
+		{"resource groups", testarm.WithAPI(testarm.SubscriptionPath+"/resourcegroups", testarm.APIGroups), []string{"rg1", "rg2"}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			names, pages := collect(t, e, tt.path)
 			assert.Equal(t, tt.wantNames, names)
 			assert.Equal(t, tt.wantPages, pages)
@@ -86,19 +88,21 @@ func TestPaging(t *testing.T) {
 	}
 
 	t.Run("consistent while items are deleted", func(t *testing.T) {
-		first := e.request(http.MethodGet, withAPI(subPath+"/providers/Microsoft.ContainerRegistry/registries", apiReg), nil)
+		e := e.forTest(t)
+		first := e.arm.Request(http.MethodGet, testarm.WithAPI(testarm.SubscriptionPath+"/providers/Microsoft.ContainerRegistry/registries", testarm.APIRegistry), nil)
 		var page struct {
 			NextLink string `json:"nextLink"`
 		}
 		require.NoError(t, json.Unmarshal(first.Body, &page))
 		// Delete an item of the first page: the second page must not skip any.
-		require.Equal(t, http.StatusOK, e.request(http.MethodDelete, withAPI(regPath("rg1", "Reg000"), apiReg), nil).Code)
+		require.Equal(t, http.StatusOK, e.arm.Request(http.MethodDelete, testarm.WithAPI(testarm.RegistryPath("rg1", "Reg000"), testarm.APIRegistry), nil).Code)
 		names, _ := collect(t, e, strings.TrimPrefix(page.NextLink, e.srv.URL))
 		assert.Equal(t, []string{"Reg030", "Reg040", "Reg050", "Reg060"}, names)
 	})
 
 	t.Run("bad skip token", func(t *testing.T) {
-		res := e.request(http.MethodGet, withAPI(subPath+"/providers/Microsoft.ContainerRegistry/registries?$skiptoken=%25%25", apiReg), nil)
+		e := e.forTest(t)
+		res := e.arm.Request(http.MethodGet, testarm.WithAPI(testarm.SubscriptionPath+"/providers/Microsoft.ContainerRegistry/registries?$skiptoken=%25%25", testarm.APIRegistry), nil)
 		require.Equal(t, http.StatusBadRequest, res.Code)
 		assert.Equal(t, "InvalidSkipToken", res.ErrCode(t))
 	})

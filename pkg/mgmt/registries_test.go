@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/acremu/acremu/internal/testarm"
 	"github.com/acremu/acremu/pkg/mgmt"
 	"github.com/acremu/acremu/pkg/store"
 )
@@ -24,10 +25,10 @@ const (
 // renders it for api-version 2022-02-01-preview: ACR's key order and
 // defaults (acr-api.md §1.4).
 var goldenRegistry = `{"sku":{"name":"Premium","tier":"Premium"},"type":"Microsoft.ContainerRegistry/registries",` +
-	`"id":"/subscriptions/` + testSub + `/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/myRegistry",` +
+	`"id":"/subscriptions/` + testarm.Subscription + `/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/myRegistry",` +
 	`"name":"myRegistry","location":"eastus","tags":{},` +
-	`"systemData":{"createdBy":"` + testClient + `","createdByType":"Application","createdAt":"` + tsOffset + `",` +
-	`"lastModifiedBy":"` + testClient + `","lastModifiedByType":"Application","lastModifiedAt":"` + tsOffset + `"},` +
+	`"systemData":{"createdBy":"` + testarm.ClientID + `","createdByType":"Application","createdAt":"` + tsOffset + `",` +
+	`"lastModifiedBy":"` + testarm.ClientID + `","lastModifiedByType":"Application","lastModifiedAt":"` + tsOffset + `"},` +
 	`"properties":{"loginServer":"localhost:5000","creationDate":"` + tsZ + `","provisioningState":"Succeeded",` +
 	`"adminUserEnabled":false,"networkRuleSet":{"defaultAction":"Allow","ipRules":[]},` +
 	`"policies":{"quarantinePolicy":{"status":"disabled"},"trustPolicy":{"type":"Notary","status":"disabled"},` +
@@ -50,7 +51,7 @@ var goldenLegacy = strings.NewReplacer(
 // only the properties that version had (no systemData, no
 // publicNetworkAccess, no export policy).
 var golden2019 = `{"sku":{"name":"Premium","tier":"Premium"},"type":"Microsoft.ContainerRegistry/registries",` +
-	`"id":"/subscriptions/` + testSub + `/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/myRegistry",` +
+	`"id":"/subscriptions/` + testarm.Subscription + `/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/myRegistry",` +
 	`"name":"myRegistry","location":"eastus","tags":{},` +
 	`"properties":{"loginServer":"localhost:5000","creationDate":"` + tsZ + `","provisioningState":"Succeeded",` +
 	`"adminUserEnabled":false,"networkRuleSet":{"defaultAction":"Allow","virtualNetworkRules":[],"ipRules":[]},` +
@@ -71,7 +72,7 @@ func TestRegistryCRUD(t *testing.T) {
 	e.hooks.nextPort = 5000
 	e.mustGroup("rg")
 	e.mustGroup("other")
-	reg := regPath("rg", "myRegistry")
+	reg := testarm.RegistryPath("rg", "myRegistry")
 	azCreate := `{"location":"eastus","sku":{"name":"Premium"},"properties":{"adminUserEnabled":false,"anonymousPullEnabled":false}}`
 
 	steps := []struct {
@@ -82,36 +83,36 @@ func TestRegistryCRUD(t *testing.T) {
 		wantCode int
 		wantErr  string
 		wantBody string
-		check    func(t *testing.T, res response)
+		check    func(t *testing.T, res testarm.Response)
 	}{
-		{name: "create in missing group", method: "PUT", path: withAPI(regPath("nogroup", "myRegistry"), apiReg), body: azCreate,
+		{name: "create in missing group", method: "PUT", path: testarm.WithAPI(testarm.RegistryPath("nogroup", "myRegistry"), testarm.APIRegistry), body: azCreate,
 			wantCode: 404, wantErr: "ResourceGroupNotFound"},
-		{name: "create, az body", method: "PUT", path: withAPI(reg, apiReg), body: azCreate, wantCode: 201, wantBody: goldenRegistry,
-			check: func(t *testing.T, res response) {
+		{name: "create, az body", method: "PUT", path: testarm.WithAPI(reg, testarm.APIRegistry), body: azCreate, wantCode: 201, wantBody: goldenRegistry,
+			check: func(t *testing.T, res testarm.Response) {
 				assert.Empty(t, res.Header.Get("Azure-AsyncOperation"), "synchronous create")
-				assert.Equal(t, apiReg, res.Header.Get("api-supported-versions"))
+				assert.Equal(t, testarm.APIRegistry, res.Header.Get("api-supported-versions"))
 				st := e.stored("MYREGISTRY")
 				assert.Equal(t, 5000, st.Port)
 				assert.Len(t, st.Passwords[0], 52)
 				assert.NotEqual(t, st.Passwords[0], st.Passwords[1])
 			}},
-		{name: "get", method: "GET", path: withAPI(reg, apiReg), wantCode: 200, wantBody: goldenRegistry},
-		{name: "get, network-rule api-version", method: "GET", path: withAPI(reg, apiNR), wantCode: 200, wantBody: goldenLegacy},
-		{name: "get, stable 2019-05-01: virtualNetworkRules, nothing newer", method: "GET", path: withAPI(reg, "2019-05-01"), wantCode: 200, wantBody: golden2019},
-		{name: "get, newest stable", method: "GET", path: withAPI(reg, "2025-11-01"), wantCode: 200, wantBody: golden2025},
+		{name: "get", method: "GET", path: testarm.WithAPI(reg, testarm.APIRegistry), wantCode: 200, wantBody: goldenRegistry},
+		{name: "get, network-rule api-version", method: "GET", path: testarm.WithAPI(reg, testarm.APINetworkRule), wantCode: 200, wantBody: goldenLegacy},
+		{name: "get, stable 2019-05-01: virtualNetworkRules, nothing newer", method: "GET", path: testarm.WithAPI(reg, "2019-05-01"), wantCode: 200, wantBody: golden2019},
+		{name: "get, newest stable", method: "GET", path: testarm.WithAPI(reg, "2025-11-01"), wantCode: 200, wantBody: golden2025},
 		{name: "get, any casing", method: "GET", wantCode: 200, wantBody: goldenRegistry,
-			path: withAPI("/SUBSCRIPTIONS/"+testSub+"/RESOURCEGROUPS/RG/PROVIDERS/microsoft.containerregistry/Registries/MYREGISTRY", apiReg)},
-		{name: "get in another group", method: "GET", path: withAPI(regPath("other", "myRegistry"), apiReg), wantCode: 404, wantErr: "ResourceNotFound",
-			check: func(t *testing.T, res response) {
+			path: testarm.WithAPI("/SUBSCRIPTIONS/"+testarm.Subscription+"/RESOURCEGROUPS/RG/PROVIDERS/microsoft.containerregistry/Registries/MYREGISTRY", testarm.APIRegistry)},
+		{name: "get in another group", method: "GET", path: testarm.WithAPI(testarm.RegistryPath("other", "myRegistry"), testarm.APIRegistry), wantCode: 404, wantErr: "ResourceNotFound",
+			check: func(t *testing.T, res testarm.Response) {
 				assert.Equal(t, "The Resource 'Microsoft.ContainerRegistry/registries/myRegistry' under resource group 'other' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix", res.ErrMessage(t))
 			}},
-		{name: "create same name in another group", method: "PUT", path: withAPI(regPath("other", "MyRegistry"), apiReg), body: azCreate,
-			wantCode: 409, wantErr: "AlreadyInUse", check: func(t *testing.T, res response) {
+		{name: "create same name in another group", method: "PUT", path: testarm.WithAPI(testarm.RegistryPath("other", "MyRegistry"), testarm.APIRegistry), body: azCreate,
+			wantCode: 409, wantErr: "AlreadyInUse", check: func(t *testing.T, res testarm.Response) {
 				assert.Equal(t, "The registry DNS name myregistry.azurecr.io is already in use. You can check if the name is already claimed using following API: https://docs.microsoft.com/en-us/rest/api/containerregistry/registries/checknameavailability", res.ErrMessage(t))
 			}},
-		{name: "replace in same group", method: "PUT", path: withAPI(regPath("RG", "MYREGISTRY"), apiReg),
+		{name: "replace in same group", method: "PUT", path: testarm.WithAPI(testarm.RegistryPath("RG", "MYREGISTRY"), testarm.APIRegistry),
 			body:     `{"location":"eastus","sku":{"name":"standard"},"tags":{"env":"dev"},"properties":{"adminUserEnabled":true}}`,
-			wantCode: 200, check: func(t *testing.T, res response) {
+			wantCode: 200, check: func(t *testing.T, res testarm.Response) {
 				m := res.JSON(t)
 				assert.Equal(t, "myRegistry", m["name"], "original spelling")
 				assert.Equal(t, map[string]any{"name": "Standard", "tier": "Standard"}, m["sku"])
@@ -119,32 +120,33 @@ func TestRegistryCRUD(t *testing.T) {
 				assert.Equal(t, true, m["properties"].(map[string]any)["adminUserEnabled"])
 				assert.Equal(t, "localhost:5000", m["properties"].(map[string]any)["loginServer"], "port kept")
 			}},
-		{name: "replace in another location", method: "PUT", path: withAPI(reg, apiReg), body: `{"location":"westus","sku":{"name":"Premium"}}`,
+		{name: "replace in another location", method: "PUT", path: testarm.WithAPI(reg, testarm.APIRegistry), body: `{"location":"westus","sku":{"name":"Premium"}}`,
 			wantCode: 409, wantErr: "InvalidResourceLocation"},
-		{name: "list group", method: "GET", path: withAPI(groupPath("rg")+"/providers/Microsoft.ContainerRegistry/registries", apiReg), wantCode: 200,
-			check: func(t *testing.T, res response) {
+		{name: "list group", method: "GET", path: testarm.WithAPI(testarm.GroupPath("rg")+"/providers/Microsoft.ContainerRegistry/registries", testarm.APIRegistry), wantCode: 200,
+			check: func(t *testing.T, res testarm.Response) {
 				v := res.JSON(t)["value"].([]any)
 				require.Len(t, v, 1)
 				assert.Equal(t, "myRegistry", v[0].(map[string]any)["name"])
 				assert.NotContains(t, res.JSON(t), "nextLink")
 			}},
-		{name: "list other group", method: "GET", path: withAPI(groupPath("other")+"/providers/Microsoft.ContainerRegistry/registries", apiReg), wantCode: 200,
+		{name: "list other group", method: "GET", path: testarm.WithAPI(testarm.GroupPath("other")+"/providers/Microsoft.ContainerRegistry/registries", testarm.APIRegistry), wantCode: 200,
 			wantBody: `{"value":[]}`},
-		{name: "list missing group", method: "GET", path: withAPI(groupPath("nope")+"/providers/Microsoft.ContainerRegistry/registries", apiReg),
+		{name: "list missing group", method: "GET", path: testarm.WithAPI(testarm.GroupPath("nope")+"/providers/Microsoft.ContainerRegistry/registries", testarm.APIRegistry),
 			wantCode: 404, wantErr: "ResourceGroupNotFound"},
-		{name: "list subscription", method: "GET", path: withAPI(subPath+"/providers/Microsoft.ContainerRegistry/registries", apiReg), wantCode: 200,
-			check: func(t *testing.T, res response) {
+		{name: "list subscription", method: "GET", path: testarm.WithAPI(testarm.SubscriptionPath+"/providers/Microsoft.ContainerRegistry/registries", testarm.APIRegistry), wantCode: 200,
+			check: func(t *testing.T, res testarm.Response) {
 				require.Len(t, res.JSON(t)["value"].([]any), 1)
 			}},
-		{name: "delete in another group", method: "DELETE", path: withAPI(regPath("other", "myRegistry"), apiReg), wantCode: 204},
-		{name: "delete", method: "DELETE", path: withAPI(reg, apiReg), wantCode: 200, wantBody: ""},
-		{name: "get deleted", method: "GET", path: withAPI(reg, apiReg), wantCode: 404, wantErr: "ResourceNotFound"},
-		{name: "delete again", method: "DELETE", path: withAPI(reg, apiReg), wantCode: 204},
-		{name: "delete in missing group", method: "DELETE", path: withAPI(regPath("nope", "myRegistry"), apiReg), wantCode: 404, wantErr: "ResourceGroupNotFound"},
+		{name: "delete in another group", method: "DELETE", path: testarm.WithAPI(testarm.RegistryPath("other", "myRegistry"), testarm.APIRegistry), wantCode: 204},
+		{name: "delete", method: "DELETE", path: testarm.WithAPI(reg, testarm.APIRegistry), wantCode: 200, wantBody: ""},
+		{name: "get deleted", method: "GET", path: testarm.WithAPI(reg, testarm.APIRegistry), wantCode: 404, wantErr: "ResourceNotFound"},
+		{name: "delete again", method: "DELETE", path: testarm.WithAPI(reg, testarm.APIRegistry), wantCode: 204},
+		{name: "delete in missing group", method: "DELETE", path: testarm.WithAPI(testarm.RegistryPath("nope", "myRegistry"), testarm.APIRegistry), wantCode: 404, wantErr: "ResourceGroupNotFound"},
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, func(t *testing.T) {
-			res := e.request(s.method, s.path, s.body)
+			e := e.forTest(t)
+			res := e.arm.Request(s.method, s.path, s.body)
 			require.Equal(t, s.wantCode, res.Code, "%s", res.Body)
 			if s.wantErr != "" {
 				assert.Equal(t, s.wantErr, res.ErrCode(t))
@@ -194,18 +196,19 @@ func TestGenericResources(t *testing.T) {
 		wantErr   string
 		wantNames []string
 	}{
-		{"az filter", subPath + "/resources?" + filter, 200, "", []string{"alpha1", "Beta22"}},
-		{"filter any case", subPath + "/resources?$filter=RESOURCETYPE eq 'microsoft.containerregistry/REGISTRIES'", 200, "", []string{"alpha1", "Beta22"}},
-		{"no filter", subPath + "/resources", 200, "", []string{"alpha1", "Beta22"}},
-		{"other type", subPath + "/resources?$filter=resourceType eq 'Microsoft.Storage/storageAccounts'", 200, "", []string{}},
-		{"type and name", subPath + "/resources?" + filter + " and name eq 'beta22'", 200, "", []string{"Beta22"}},
-		{"group scope", groupPath("RG2") + "/resources?" + filter, 200, "", []string{"Beta22"}},
-		{"missing group", groupPath("nope") + "/resources?" + filter, 404, "ResourceGroupNotFound", nil},
-		{"unsupported filter", subPath + "/resources?$filter=substringof('a', name)", 400, "InvalidFilterInQueryString", nil},
+		{"az filter", testarm.SubscriptionPath + "/resources?" + filter, 200, "", []string{"alpha1", "Beta22"}},
+		{"filter any case", testarm.SubscriptionPath + "/resources?$filter=RESOURCETYPE eq 'microsoft.containerregistry/REGISTRIES'", 200, "", []string{"alpha1", "Beta22"}},
+		{"no filter", testarm.SubscriptionPath + "/resources", 200, "", []string{"alpha1", "Beta22"}},
+		{"other type", testarm.SubscriptionPath + "/resources?$filter=resourceType eq 'Microsoft.Storage/storageAccounts'", 200, "", []string{}},
+		{"type and name", testarm.SubscriptionPath + "/resources?" + filter + " and name eq 'beta22'", 200, "", []string{"Beta22"}},
+		{"group scope", testarm.GroupPath("RG2") + "/resources?" + filter, 200, "", []string{"Beta22"}},
+		{"missing group", testarm.GroupPath("nope") + "/resources?" + filter, 404, "ResourceGroupNotFound", nil},
+		{"unsupported filter", testarm.SubscriptionPath + "/resources?$filter=substringof('a', name)", 400, "InvalidFilterInQueryString", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := e.request(http.MethodGet, withAPI(strings.ReplaceAll(tt.path, " ", "%20"), apiGroups), nil)
+			e := e.forTest(t)
+			res := e.arm.Request(http.MethodGet, testarm.WithAPI(strings.ReplaceAll(tt.path, " ", "%20"), testarm.APIGroups), nil)
 			require.Equal(t, tt.wantCode, res.Code, "%s", res.Body)
 			if tt.wantErr != "" {
 				assert.Equal(t, tt.wantErr, res.ErrCode(t))
@@ -219,9 +222,10 @@ func TestGenericResources(t *testing.T) {
 		})
 	}
 	t.Run("item shape", func(t *testing.T) {
-		res := e.request(http.MethodGet, withAPI(groupPath("rg")+"/resources", apiGroups), nil)
+		e := e.forTest(t)
+		res := e.arm.Request(http.MethodGet, testarm.WithAPI(testarm.GroupPath("rg")+"/resources", testarm.APIGroups), nil)
 		require.Equal(t, http.StatusOK, res.Code)
-		assert.Equal(t, `{"value":[{"id":"`+regPath("rg", "alpha1")+`","name":"alpha1","type":"Microsoft.ContainerRegistry/registries",`+
+		assert.Equal(t, `{"value":[{"id":"`+testarm.RegistryPath("rg", "alpha1")+`","name":"alpha1","type":"Microsoft.ContainerRegistry/registries",`+
 			`"sku":{"name":"Premium","tier":"Premium"},"location":"eastus","tags":{}}]}`, string(res.Body))
 	})
 }
@@ -241,7 +245,7 @@ func TestAllocatePortFailure(t *testing.T) {
 			e := newEnv(t)
 			e.mustGroup("rg")
 			e.hooks.portErr = tt.err
-			res := e.request(http.MethodPut, withAPI(regPath("rg", "noport1"), apiReg), `{"location":"eastus","sku":{"name":"Basic"}}`)
+			res := e.arm.Request(http.MethodPut, testarm.WithAPI(testarm.RegistryPath("rg", "noport1"), testarm.APIRegistry), `{"location":"eastus","sku":{"name":"Basic"}}`)
 			require.Equal(t, tt.wantCode, res.Code, "%s", res.Body)
 			assert.Equal(t, tt.wantErr, res.ErrCode(t))
 			assert.NotContains(t, string(res.Body), "boom", "internal details stay in the log")
@@ -259,7 +263,7 @@ func TestAllocatePortSeesPortsInUse(t *testing.T) {
 	e.mustRegistry("rg", "first1", "Basic", nil)
 	e.mustRegistry("rg", "second2", "Basic", nil)
 	// Invalid input never reaches AllocatePort.
-	res := e.request(http.MethodPut, withAPI(regPath("rg", "third3"), apiReg), `{"location":"eastus","sku":{"name":"Gold"}}`)
+	res := e.arm.Request(http.MethodPut, testarm.WithAPI(testarm.RegistryPath("rg", "third3"), testarm.APIRegistry), `{"location":"eastus","sku":{"name":"Gold"}}`)
 	require.Equal(t, http.StatusBadRequest, res.Code)
 	assert.Equal(t, [][]int{nil, {7000}}, e.hooks.allocs)
 }
@@ -273,25 +277,26 @@ func TestCaseInsensitivePaths(t *testing.T) {
 		body               any
 		wantCode           int
 	}{
-		{"create, lower-case everything", "PUT", "/subscriptions/" + testSub + "/resourcegroups/myrg/providers/microsoft.containerregistry/registries/CaseReg1", create, 201},
-		{"get, upper-case everything", "GET", "/SUBSCRIPTIONS/" + testSub + "/RESOURCEGROUPS/MYRG/PROVIDERS/MICROSOFT.CONTAINERREGISTRY/REGISTRIES/CASEREG1", nil, 200},
-		{"get, trailing slash", "GET", regPath("myrg", "casereg1") + "/", nil, 200},
-		{"list credentials", "POST", regPath("MYRG", "CASEREG1") + "/LISTCREDENTIALS", nil, 200},
-		{"regenerate", "POST", regPath("myrg", "casereg1") + "/RegenerateCredential", `{"name":"PASSWORD2"}`, 200},
-		{"usages", "GET", regPath("myrg", "casereg1") + "/listusages", nil, 200},
-		{"list by group", "GET", "/subscriptions/" + testSub + "/resourcegroups/MYRG/providers/microsoft.CONTAINERREGISTRY/registries", nil, 200},
-		{"check name", "POST", subPath + "/providers/microsoft.containerregistry/checknameavailability", `{"name":"casereg1","type":"microsoft.containerregistry/registries"}`, 200},
-		{"patch", "PATCH", regPath("MyRg", "CaseReg1"), `{"tags":{"a":"b"}}`, 200},
-		{"delete", "DELETE", regPath("MYRG", "caseREG1"), nil, 200},
+		{"create, lower-case everything", "PUT", "/subscriptions/" + testarm.Subscription + "/resourcegroups/myrg/providers/microsoft.containerregistry/registries/CaseReg1", create, 201},
+		{"get, upper-case everything", "GET", "/SUBSCRIPTIONS/" + testarm.Subscription + "/RESOURCEGROUPS/MYRG/PROVIDERS/MICROSOFT.CONTAINERREGISTRY/REGISTRIES/CASEREG1", nil, 200},
+		{"get, trailing slash", "GET", testarm.RegistryPath("myrg", "casereg1") + "/", nil, 200},
+		{"list credentials", "POST", testarm.RegistryPath("MYRG", "CASEREG1") + "/LISTCREDENTIALS", nil, 200},
+		{"regenerate", "POST", testarm.RegistryPath("myrg", "casereg1") + "/RegenerateCredential", `{"name":"PASSWORD2"}`, 200},
+		{"usages", "GET", testarm.RegistryPath("myrg", "casereg1") + "/listusages", nil, 200},
+		{"list by group", "GET", "/subscriptions/" + testarm.Subscription + "/resourcegroups/MYRG/providers/microsoft.CONTAINERREGISTRY/registries", nil, 200},
+		{"check name", "POST", testarm.SubscriptionPath + "/providers/microsoft.containerregistry/checknameavailability", `{"name":"casereg1","type":"microsoft.containerregistry/registries"}`, 200},
+		{"patch", "PATCH", testarm.RegistryPath("MyRg", "CaseReg1"), `{"tags":{"a":"b"}}`, 200},
+		{"delete", "DELETE", testarm.RegistryPath("MYRG", "caseREG1"), nil, 200},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := e.request(tt.method, withAPI(tt.path, apiReg), tt.body)
+			e := e.forTest(t)
+			res := e.arm.Request(tt.method, testarm.WithAPI(tt.path, testarm.APIRegistry), tt.body)
 			require.Equal(t, tt.wantCode, res.Code, "%s", res.Body)
 			if strings.HasPrefix(tt.name, "get") {
 				m := res.JSON(t)
 				assert.Equal(t, "CaseReg1", m["name"], "spelling as created")
-				assert.Equal(t, regPath("MyRG", "CaseReg1"), m["id"], "ARM casing, group's spelling")
+				assert.Equal(t, testarm.RegistryPath("MyRG", "CaseReg1"), m["id"], "ARM casing, group's spelling")
 			}
 		})
 	}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/acremu/acremu/internal/testarm"
 )
 
 const apiNewest = "2025-11-01"
@@ -37,7 +39,7 @@ func terraformBody() map[string]any {
 	}
 }
 
-func props(t *testing.T, res response) map[string]any {
+func props(t *testing.T, res testarm.Response) map[string]any {
 	t.Helper()
 	return res.JSON(t)["properties"].(map[string]any)
 }
@@ -45,9 +47,9 @@ func props(t *testing.T, res response) map[string]any {
 func TestSettingsStoredAndRendered(t *testing.T) {
 	e := newEnv(t)
 	e.mustGroup("rg")
-	reg := regPath("rg", "settings01")
+	reg := testarm.RegistryPath("rg", "settings01")
 
-	res := e.request(http.MethodPut, withAPI(reg, apiNewest), terraformBody())
+	res := e.arm.Request(http.MethodPut, testarm.WithAPI(reg, apiNewest), terraformBody())
 	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
 	p := props(t, res)
 	assert.Equal(t, "LegacyRegistryPermissions", p["roleAssignmentMode"])
@@ -57,7 +59,7 @@ func TestSettingsStoredAndRendered(t *testing.T) {
 	// Every setting changed at once, then read back at the newest version.
 	body := terraformBody()
 	body["identity"] = map[string]any{"type": "SystemAssigned,UserAssigned", "userAssignedIdentities": map[string]any{
-		"/subscriptions/" + testSub + "/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1": map[string]any{},
+		"/subscriptions/" + testarm.Subscription + "/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1": map[string]any{},
 	}}
 	pp := body["properties"].(map[string]any)
 	pp["roleAssignmentMode"] = "abacrepositorypermissions"
@@ -72,9 +74,9 @@ func TestSettingsStoredAndRendered(t *testing.T) {
 		"softDeletePolicy":                 map[string]any{"retentionDays": 14, "status": "enabled"},
 	}
 	e.clock.Add(time.Second)
-	res = e.request(http.MethodPut, withAPI(reg, apiNewest), body)
+	res = e.arm.Request(http.MethodPut, testarm.WithAPI(reg, apiNewest), body)
 	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
-	res = e.request(http.MethodGet, withAPI(reg, apiNewest), nil)
+	res = e.arm.Request(http.MethodGet, testarm.WithAPI(reg, apiNewest), nil)
 	p = props(t, res)
 	assert.Equal(t, "AbacRepositoryPermissions", p["roleAssignmentMode"])
 	assert.Equal(t, true, p["networkRuleBypassAllowedForTasks"])
@@ -88,18 +90,18 @@ func TestSettingsStoredAndRendered(t *testing.T) {
 	assert.NotContains(t, pol, "softDeletePolicy", "preview-only")
 	id := res.JSON(t)["identity"].(map[string]any)
 	assert.Equal(t, "SystemAssigned, UserAssigned", id["type"])
-	assert.Equal(t, testTenant, id["tenantId"])
+	assert.Equal(t, testarm.Tenant, id["tenantId"])
 	assert.Len(t, id["userAssignedIdentities"], 1)
 	principal := id["principalId"]
 
 	// A preview shows the soft-delete policy; stable 2023-07-01 lacks the
 	// newer settings.
-	res = e.request(http.MethodGet, withAPI(reg, "2023-11-01-preview"), nil)
+	res = e.arm.Request(http.MethodGet, testarm.WithAPI(reg, "2023-11-01-preview"), nil)
 	sd := props(t, res)["policies"].(map[string]any)["softDeletePolicy"].(map[string]any)
 	assert.Equal(t, float64(14), sd["retentionDays"])
 	assert.Equal(t, "enabled", sd["status"])
 	assert.Equal(t, "Disabled", props(t, res)["metadataSearch"])
-	res = e.request(http.MethodGet, withAPI(reg, "2023-07-01"), nil)
+	res = e.arm.Request(http.MethodGet, testarm.WithAPI(reg, "2023-07-01"), nil)
 	p = props(t, res)
 	for _, k := range []string{"roleAssignmentMode", "networkRuleBypassAllowedForTasks", "anonymousPullEnabled", "metadataSearch"} {
 		assert.NotContains(t, p, k, "2023-07-01")
@@ -107,7 +109,7 @@ func TestSettingsStoredAndRendered(t *testing.T) {
 	assert.NotContains(t, p["policies"], "azureADAuthenticationAsArmPolicy")
 
 	// PATCH changes one setting and keeps the others and the identity's id.
-	res = e.request(http.MethodPatch, withAPI(reg, apiNewest), map[string]any{"properties": map[string]any{"roleAssignmentMode": "LegacyRegistryPermissions"}})
+	res = e.arm.Request(http.MethodPatch, testarm.WithAPI(reg, apiNewest), map[string]any{"properties": map[string]any{"roleAssignmentMode": "LegacyRegistryPermissions"}})
 	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
 	assert.Equal(t, "LegacyRegistryPermissions", props(t, res)["roleAssignmentMode"])
 	assert.Equal(t, true, props(t, res)["networkRuleBypassAllowedForTasks"])
@@ -141,8 +143,9 @@ func TestSettingsRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			before := e.stored(tt.target)
-			res := e.request(http.MethodPatch, withAPI(regPath("rg", tt.target), apiNewest), tt.body)
+			res := e.arm.Request(http.MethodPatch, testarm.WithAPI(testarm.RegistryPath("rg", tt.target), apiNewest), tt.body)
 			require.Equal(t, http.StatusBadRequest, res.Code, "%s", res.Body)
 			assert.Equal(t, tt.wantErr, res.ErrCode(t))
 			assert.Contains(t, res.ErrMessage(t), tt.wantMsg)
@@ -150,7 +153,8 @@ func TestSettingsRefused(t *testing.T) {
 		})
 	}
 	t.Run("encryption at creation", func(t *testing.T) {
-		res := e.request(http.MethodPut, withAPI(regPath("rg", "cmkreg01"), apiNewest), map[string]any{
+		e := e.forTest(t)
+		res := e.arm.Request(http.MethodPut, testarm.WithAPI(testarm.RegistryPath("rg", "cmkreg01"), apiNewest), map[string]any{
 			"location": "eastus", "sku": map[string]any{"name": "Premium"},
 			"properties": map[string]any{"encryption": map[string]any{"status": "enabled",
 				"keyVaultProperties": map[string]any{"keyIdentifier": "https://kv.vault.azure.net/keys/k", "identity": "c"}}},

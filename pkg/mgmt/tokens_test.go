@@ -5,6 +5,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/acremu/acremu/internal/testarm"
 )
 
 const apiTokens = "2020-11-01-preview" // az 2.45 scope-map and token calls
@@ -13,9 +15,9 @@ func TestScopeMapsAndTokensARM(t *testing.T) {
 	e := newEnv(t)
 	e.mustGroup("rg")
 	e.mustRegistry("rg", "basicreg1", "Basic", nil)
-	reg := regPath("rg", "basicreg1")
-	sm := func(n string) string { return withAPI(reg+"/scopeMaps/"+n, apiTokens) }
-	tok := func(n string) string { return withAPI(reg+"/tokens/"+n, apiTokens) }
+	reg := testarm.RegistryPath("rg", "basicreg1")
+	sm := func(n string) string { return testarm.WithAPI(reg+"/scopeMaps/"+n, apiTokens) }
+	tok := func(n string) string { return testarm.WithAPI(reg+"/tokens/"+n, apiTokens) }
 	actions := func(a ...string) map[string]any { return map[string]any{"properties": map[string]any{"actions": a}} }
 
 	tests := []struct {
@@ -42,18 +44,19 @@ func TestScopeMapsAndTokensARM(t *testing.T) {
 		{"token with a system scope map", "PUT", tok("admintok"), map[string]any{"properties": map[string]any{"scopeMapId": reg + "/scopeMaps/_repositories_admin"}}, 201, ""},
 		{"token with a user scope map", "PUT", tok("pulltok"), map[string]any{"properties": map[string]any{"scopeMapId": reg + "/scopeMaps/pullhello", "status": "disabled"}}, 201, ""},
 		{"token with a missing scope map", "PUT", tok("badtok1"), map[string]any{"properties": map[string]any{"scopeMapId": reg + "/scopeMaps/nothere"}}, 400, "ScopeMapNotFound"},
-		{"token with another registry's scope map", "PUT", tok("badtok2"), map[string]any{"properties": map[string]any{"scopeMapId": regPath("rg", "other") + "/scopeMaps/_repositories_pull"}}, 400, "InvalidScopeMapId"},
+		{"token with another registry's scope map", "PUT", tok("badtok2"), map[string]any{"properties": map[string]any{"scopeMapId": testarm.RegistryPath("rg", "other") + "/scopeMaps/_repositories_pull"}}, 400, "InvalidScopeMapId"},
 		{"token with a bad status", "PATCH", tok("pulltok"), map[string]any{"properties": map[string]any{"status": "paused"}}, 400, "InvalidTokenStatus"},
-		{"generate for a missing token", "POST", withAPI(reg+"/generateCredentials", apiTokens), map[string]any{"tokenId": reg + "/tokens/nothere"}, 404, "ResourceNotFound"},
-		{"generate with a bad name", "POST", withAPI(reg+"/generateCredentials", apiTokens), map[string]any{"tokenId": reg + "/tokens/pulltok", "name": "password3"}, 400, "InvalidPasswordName"},
-		{"generate with a bad expiry", "POST", withAPI(reg+"/generateCredentials", apiTokens), map[string]any{"tokenId": reg + "/tokens/pulltok", "expiry": "soon"}, 400, "InvalidExpiry"},
-		{"generate", "POST", withAPI(reg+"/generateCredentials", apiTokens), map[string]any{"tokenId": reg + "/tokens/pulltok", "expiry": "2099-01-01T00:00:00Z"}, 200, ""},
+		{"generate for a missing token", "POST", testarm.WithAPI(reg+"/generateCredentials", apiTokens), map[string]any{"tokenId": reg + "/tokens/nothere"}, 404, "ResourceNotFound"},
+		{"generate with a bad name", "POST", testarm.WithAPI(reg+"/generateCredentials", apiTokens), map[string]any{"tokenId": reg + "/tokens/pulltok", "name": "password3"}, 400, "InvalidPasswordName"},
+		{"generate with a bad expiry", "POST", testarm.WithAPI(reg+"/generateCredentials", apiTokens), map[string]any{"tokenId": reg + "/tokens/pulltok", "expiry": "soon"}, 400, "InvalidExpiry"},
+		{"generate", "POST", testarm.WithAPI(reg+"/generateCredentials", apiTokens), map[string]any{"tokenId": reg + "/tokens/pulltok", "expiry": "2099-01-01T00:00:00Z"}, 200, ""},
 		{"delete scope map in use", "DELETE", sm("everything"), nil, 200, ""},
 		{"delete again", "DELETE", sm("everything"), nil, 204, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := e.request(tt.method, tt.path, tt.body)
+			e := e.forTest(t)
+			res := e.arm.Request(tt.method, tt.path, tt.body)
 			require.Equal(t, tt.wantCode, res.Code, "%s", res.Body)
 			if tt.wantErr != "" {
 				assert.Equal(t, tt.wantErr, res.ErrCode(t))
@@ -62,7 +65,8 @@ func TestScopeMapsAndTokensARM(t *testing.T) {
 	}
 
 	t.Run("list has the system scope maps", func(t *testing.T) {
-		res := e.request("GET", withAPI(reg+"/scopeMaps", apiTokens), nil)
+		e := e.forTest(t)
+		res := e.arm.Request("GET", testarm.WithAPI(reg+"/scopeMaps", apiTokens), nil)
 		require.Equal(t, 200, res.Code, "%s", res.Body)
 		var names []string
 		for _, v := range res.JSON(t)["value"].([]any) {
@@ -79,7 +83,8 @@ func TestScopeMapsAndTokensARM(t *testing.T) {
 	})
 
 	t.Run("token GET shape", func(t *testing.T) {
-		res := e.request("GET", tok("pulltok"), nil)
+		e := e.forTest(t)
+		res := e.arm.Request("GET", tok("pulltok"), nil)
 		require.Equal(t, 200, res.Code, "%s", res.Body)
 		m := res.JSON(t)
 		assert.Equal(t, "Microsoft.ContainerRegistry/registries/tokens", m["type"])

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/acremu/acremu/internal/testarm"
 	"github.com/acremu/acremu/pkg/mgmt"
 )
 
@@ -109,6 +110,7 @@ func TestValidationRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			sku := tt.sku
 			if sku == "" {
 				sku = "Premium"
@@ -127,19 +129,19 @@ func TestValidationRejects(t *testing.T) {
 			}
 			eventsBefore := len(e.hooks.Events())
 
-			res := e.request(http.MethodPut, withAPI(regPath("rg", regName), apiReg), putBody)
+			res := e.arm.Request(http.MethodPut, testarm.WithAPI(testarm.RegistryPath("rg", regName), testarm.APIRegistry), putBody)
 			require.Equal(t, http.StatusBadRequest, res.Code, "PUT: %s", res.Body)
 			assert.Equal(t, tt.wantErr, res.ErrCode(t), "PUT")
 			if tt.wantMsg != "" {
 				assert.Equal(t, tt.wantMsg, res.ErrMessage(t), "PUT")
 			}
-			get := e.request(http.MethodGet, withAPI(regPath("rg", regName), apiReg), nil)
+			get := e.arm.Request(http.MethodGet, testarm.WithAPI(testarm.RegistryPath("rg", regName), testarm.APIRegistry), nil)
 			assert.Equal(t, http.StatusNotFound, get.Code, "nothing created")
 
 			if !tt.putOnly {
 				target := existing[sku]
 				before := e.stored(target)
-				res := e.request(http.MethodPatch, withAPI(regPath("rg", target), apiReg), patchBody)
+				res := e.arm.Request(http.MethodPatch, testarm.WithAPI(testarm.RegistryPath("rg", target), testarm.APIRegistry), patchBody)
 				require.Equal(t, http.StatusBadRequest, res.Code, "PATCH: %s", res.Body)
 				assert.Equal(t, tt.wantErr, res.ErrCode(t), "PATCH")
 				if tt.wantMsg != "" {
@@ -178,6 +180,7 @@ func TestValidationAccepts(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.forTest(t)
 			res := e.mustRegistry("rg", fmt.Sprintf("accepted%02d", i), tt.sku, tt.props)
 			if tt.check != nil {
 				tt.check(t, res.JSON(t))
@@ -185,7 +188,8 @@ func TestValidationAccepts(t *testing.T) {
 		})
 	}
 	t.Run("quota follows config", func(t *testing.T) {
-		res := e.request(http.MethodPut, withAPI(regPath("rg", "quota001"), apiReg),
+		e := e.forTest(t)
+		res := e.arm.Request(http.MethodPut, testarm.WithAPI(testarm.RegistryPath("rg", "quota001"), testarm.APIRegistry),
 			map[string]any{"location": "eastus", "sku": map[string]any{"name": "Premium"}, "properties": manyRules(4)})
 		require.Equal(t, http.StatusBadRequest, res.Code)
 		assert.Equal(t, "The requested feature IP rule exceeds allowed quota 3 for the SKU Premium.", res.ErrMessage(t))

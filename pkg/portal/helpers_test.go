@@ -2,7 +2,6 @@ package portal_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/acremu/acremu/internal/testarm"
 	"github.com/acremu/acremu/pkg/firewall"
 	"github.com/acremu/acremu/pkg/mgmt"
 	"github.com/acremu/acremu/pkg/portal"
@@ -24,30 +24,9 @@ import (
 	"github.com/acremu/acremu/pkg/token"
 )
 
-const (
-	testSub    = "11111111-1111-1111-1111-111111111111"
-	testClient = "33333333-3333-3333-3333-333333333333"
-	testSecret = "acremu-dev-secret"
-	natAddr    = "203.0.113.10"
-)
-
-// clock is a settable clock for the signer, the ARM API and the portal.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// natAddr is what ClientOf answers for every request unless a test sets
+// another client.
+const natAddr = "203.0.113.10"
 
 // hooks serves nothing: every registry is on the front end.
 type hooks struct {
@@ -72,11 +51,17 @@ type env struct {
 	t        *testing.T
 	api      *mgmt.API
 	hooks    *hooks
-	clock    *clock
+	clock    *testarm.Clock
+	arm      *testarm.Client // az's view: the ARM API over HTTP, signed in
 	srv      *httptest.Server
+	*callers // shared by every view of e
+}
+
+// callers is what the portal is told about who calls it.
+type callers struct {
+	mu       sync.Mutex
 	client   firewall.Client // what ClientOf answers
 	activity map[string]portal.Activity
-	mu       sync.Mutex
 }
 
 type envOption func(*portal.Config)
@@ -87,19 +72,25 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
 	e := &env{
-		t: t, hooks: &hooks{}, clock: &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)},
-		client:   firewall.Client{Peer: netip.MustParseAddr("127.0.0.1"), Source: netip.MustParseAddr("127.0.0.1"), Addr: netip.MustParseAddr(natAddr)},
-		activity: map[string]portal.Activity{},
+		t: t, hooks: &hooks{}, clock: testarm.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)),
+		callers: &callers{
+			client:   firewall.Client{Peer: netip.MustParseAddr("127.0.0.1"), Source: netip.MustParseAddr("127.0.0.1"), Addr: netip.MustParseAddr(natAddr)},
+			activity: map[string]portal.Activity{},
+		},
 	}
 	key, err := token.GenerateKey()
 	require.NoError(t, err)
 	signer, err := token.NewSigner(key, e.clock.Now)
 	require.NoError(t, err)
 	e.api, err = mgmt.New(mgmt.Config{
-		Store: st, Signer: signer, Hooks: e.hooks, Subscription: testSub, Tenant: "22222222-2222-2222-2222-222222222222",
-		ClientID: testClient, ClientSecret: testSecret, MaxIPRules: 100, Now: e.clock.Now,
+		Store: st, Signer: signer, Hooks: e.hooks, Subscription: testarm.Subscription, Tenant: testarm.Tenant,
+		ClientID: testarm.ClientID, ClientSecret: testarm.ClientSecret, MaxIPRules: 100, Now: e.clock.Now,
 	})
 	require.NoError(t, err)
+	armSrv := httptest.NewServer(e.api)
+	t.Cleanup(armSrv.Close)
+	e.arm = testarm.NewClient(t, armSrv.URL)
+	e.arm.APIVersion = testarm.APICurrent
 	_, _, err = e.api.EnsureRegistry("acremu", "myregistry")
 	require.NoError(t, err)
 	e.srv = httptest.NewServer(e.portal(t, []byte(strings.Repeat("k", 32)), opts...))
@@ -107,10 +98,18 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	return e
 }
 
+// forTest is e reporting to t: a subtest's failures must end the subtest's
+// goroutine, not its parent's.
+func (e *env) forTest(t *testing.T) *env {
+	cp := *e
+	cp.t, cp.arm = t, e.arm.For(t)
+	return &cp
+}
+
 // portal builds a portal on e's ARM API with its own session key.
 func (e *env) portal(t *testing.T, key []byte, opts ...envOption) *portal.Portal {
 	cfg := portal.Config{
-		ARM: e.api, SignIn: e.api.Token, Subscription: testSub, SessionKey: key,
+		ARM: e.api, SignIn: e.api.Token, Subscription: testarm.Subscription, SessionKey: key,
 		ClientOf: func(*http.Request) firewall.Client {
 			e.mu.Lock()
 			defer e.mu.Unlock()
@@ -122,7 +121,7 @@ func (e *env) portal(t *testing.T, key []byte, opts ...envOption) *portal.Portal
 			a, ok := e.activity[name]
 			return a, ok
 		},
-		HintClientID: testClient, HintSecret: testSecret,
+		HintClientID: testarm.ClientID, HintSecret: testarm.ClientSecret,
 		Now: e.clock.Now,
 	}
 	for _, o := range opts {
@@ -139,67 +138,36 @@ func (e *env) setClient(c firewall.Client) {
 	e.client = c
 }
 
-// arm sends an ARM request directly (as az would) and returns status and
-// decoded body.
-func (e *env) arm(method, path string, body any) (int, map[string]any) {
-	e.t.Helper()
-	tok, _, err := e.api.Token(testClient, testSecret)
-	require.NoError(e.t, err)
-	var rd io.Reader = http.NoBody
-	if body != nil {
-		b, err := json.Marshal(body)
-		require.NoError(e.t, err)
-		rd = bytes.NewReader(b)
-	}
-	req := httptest.NewRequest(method, path+"?api-version=2023-07-01", rd)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Content-Type", "application/json")
-	rec := httptest.NewRecorder()
-	e.api.ServeHTTP(rec, req)
-	var out map[string]any
-	if rec.Body.Len() > 0 {
-		require.NoError(e.t, json.Unmarshal(rec.Body.Bytes(), &out), rec.Body.String())
-	}
-	return rec.Code, out
-}
-
-func groupPath(rg string) string { return "/subscriptions/" + testSub + "/resourceGroups/" + rg }
-
-func regPath(rg, name string) string {
-	return groupPath(rg) + "/providers/Microsoft.ContainerRegistry/registries/" + name
-}
-
 // createRegistry creates a registry through ARM (as az would).
 func (e *env) createRegistry(rg, name, sku string, extra map[string]any) {
 	e.t.Helper()
-	status, body := e.arm("PUT", groupPath(rg), map[string]any{"location": "eastus"})
-	require.Contains(e.t, []int{200, 201}, status, body)
+	res := e.arm.Request(http.MethodPut, testarm.GroupPath(rg), map[string]any{"location": "eastus"})
+	require.Contains(e.t, []int{200, 201}, res.Code, "%s", res.Body)
 	reg := map[string]any{"location": "eastus", "sku": map[string]string{"name": sku}}
 	for k, v := range extra {
 		reg[k] = v
 	}
-	status, body = e.arm("PUT", regPath(rg, name), reg)
-	require.Equal(e.t, 201, status, body)
+	res = e.arm.Request(http.MethodPut, testarm.RegistryPath(rg, name), reg)
+	require.Equal(e.t, http.StatusCreated, res.Code, "%s", res.Body)
 }
 
-// snapshot is every registry's ARM representation, to prove that a
-// refused request changed nothing.
+// snapshot is every registry's and group's ARM representation, to prove
+// that a refused request changed nothing.
 func (e *env) snapshot() string {
 	e.t.Helper()
-	status, body := e.arm("GET", "/subscriptions/"+testSub+"/providers/Microsoft.ContainerRegistry/registries", nil)
-	require.Equal(e.t, 200, status)
-	_, groups := e.arm("GET", "/subscriptions/"+testSub+"/resourcegroups", nil)
-	b, err := json.Marshal([]any{body, groups})
-	require.NoError(e.t, err)
-	return string(b)
+	regs := e.arm.Request(http.MethodGet, testarm.SubscriptionPath+"/providers/Microsoft.ContainerRegistry/registries", nil)
+	require.Equal(e.t, http.StatusOK, regs.Code, "%s", regs.Body)
+	groups := e.arm.Request(http.MethodGet, testarm.SubscriptionPath+"/resourcegroups", nil)
+	require.Equal(e.t, http.StatusOK, groups.Code, "%s", groups.Body)
+	return string(regs.Body) + string(groups.Body)
 }
 
 // network is a registry's network properties as ARM reports them.
 func (e *env) network(rg, name string) (publicAccess, defaultAction string, rules []string) {
 	e.t.Helper()
-	status, body := e.arm("GET", regPath(rg, name), nil)
-	require.Equal(e.t, 200, status, body)
-	props := body["properties"].(map[string]any)
+	res := e.arm.Request(http.MethodGet, testarm.RegistryPath(rg, name), nil)
+	require.Equal(e.t, http.StatusOK, res.Code, "%s", res.Body)
+	props := res.JSON(e.t)["properties"].(map[string]any)
 	nrs := props["networkRuleSet"].(map[string]any)
 	rules = []string{}
 	for _, r := range nrs["ipRules"].([]any) {
@@ -216,6 +184,13 @@ type user struct {
 	c      *http.Client
 	csrf   string
 	origin string
+}
+
+// forTest is u reporting to t; the copy shares u's cookies.
+func (u *user) forTest(t *testing.T) *user {
+	cp := *u
+	cp.t = t
+	return &cp
 }
 
 func (e *env) newUser() *user { return e.newUserAt(e.srv.URL) }
@@ -280,7 +255,7 @@ func (u *user) post(path string, form url.Values) response {
 func (u *user) signIn() {
 	u.t.Helper()
 	u.get("/portal/signin")
-	r := u.post("/portal/signin", url.Values{"client_id": {testClient}, "client_secret": {testSecret}, "next": {"/portal/"}})
+	r := u.post("/portal/signin", url.Values{"client_id": {testarm.ClientID}, "client_secret": {testarm.ClientSecret}, "next": {"/portal/"}})
 	require.Equal(u.t, http.StatusSeeOther, r.status, r.body)
 	require.Equal(u.t, "/portal/", r.location)
 	u.get("/portal/") // loads the session's CSRF token

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/acremu/acremu/internal/testarm"
 	"github.com/acremu/acremu/pkg/firewall"
 	"github.com/acremu/acremu/pkg/portal"
 )
@@ -82,9 +83,9 @@ func TestNetworkingMapsChoicesToARM(t *testing.T) {
 				for _, r := range tt.startRules {
 					rules = append(rules, map[string]string{"value": r})
 				}
-				status, body := e.arm("PATCH", regPath("acremu", "myregistry"), map[string]any{"properties": map[string]any{
+				res := e.arm.Request(http.MethodPatch, testarm.RegistryPath("acremu", "myregistry"), map[string]any{"properties": map[string]any{
 					"networkRuleSet": map[string]any{"defaultAction": "Deny", "ipRules": rules}}})
-				require.Equal(t, 200, status, body)
+				require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
 			}
 			u := e.newUser()
 			u.signIn()
@@ -117,8 +118,8 @@ func TestNetworkingShowsSavedState(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
-			status, body := e.arm("PATCH", regPath("acremu", "myregistry"), map[string]any{"properties": tt.patch})
-			require.Equal(t, 200, status, body)
+			res := e.arm.Request(http.MethodPatch, testarm.RegistryPath("acremu", "myregistry"), map[string]any{"properties": tt.patch})
+			require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
 			u := e.newUser()
 			u.signIn()
 			page := u.get(netPath)

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/acremu/acremu/internal/testarm"
 )
 
 // peEnv is an env with a Premium registry and two private endpoints from
@@ -19,21 +21,21 @@ func peEnv(t *testing.T) (e *env, approved, pending string) {
 	e = newEnv(t)
 	e.createRegistry("rg", "peregistry", "Premium", nil)
 	e.createRegistry("rg", "basicregistry", "Basic", nil)
-	vnet := groupPath("rg") + "/providers/Microsoft.Network/virtualNetworks/corp"
-	status, m := e.arm("PUT", vnet, map[string]any{"location": "eastus", "properties": map[string]any{
+	vnet := testarm.GroupPath("rg") + "/providers/Microsoft.Network/virtualNetworks/corp"
+	res := e.arm.Request(http.MethodPut, vnet, map[string]any{"location": "eastus", "properties": map[string]any{
 		"addressSpace": map[string]any{"addressPrefixes": []string{"10.77.0.0/16"}},
 		"subnets":      []any{map[string]any{"name": "default", "properties": map[string]any{"addressPrefix": "10.77.1.0/24"}}}}})
-	require.Equal(t, 201, status, m)
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
 	for _, pe := range []struct {
 		name, key string
 	}{{"corp-auto", "privateLinkServiceConnections"}, {"corp-manual", "manualPrivateLinkServiceConnections"}} {
-		status, m := e.arm("PUT", groupPath("rg")+"/providers/Microsoft.Network/privateEndpoints/"+pe.name, map[string]any{
+		res := e.arm.Request(http.MethodPut, testarm.GroupPath("rg")+"/providers/Microsoft.Network/privateEndpoints/"+pe.name, map[string]any{
 			"location": "eastus", "properties": map[string]any{
 				"subnet": map[string]any{"id": vnet + "/subnets/default"},
 				pe.key: []any{map[string]any{"name": pe.name, "properties": map[string]any{
-					"privateLinkServiceId": regPath("rg", "peregistry"), "groupIds": []string{"registry"}, "requestMessage": "please"}}},
+					"privateLinkServiceId": testarm.RegistryPath("rg", "peregistry"), "groupIds": []string{"registry"}, "requestMessage": "please"}}},
 			}})
-		require.Equal(t, 201, status, m)
+		require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
 	}
 	for name, status := range e.connectionStates("rg", "peregistry") {
 		switch {
@@ -52,8 +54,9 @@ func peEnv(t *testing.T) (e *env, approved, pending string) {
 // as ARM reports them.
 func (e *env) connectionStates(rg, name string) map[string]string {
 	e.t.Helper()
-	status, m := e.arm("GET", regPath(rg, name)+"/privateEndpointConnections", nil)
-	require.Equal(e.t, 200, status, m)
+	res := e.arm.Request(http.MethodGet, testarm.RegistryPath(rg, name)+"/privateEndpointConnections", nil)
+	require.Equal(e.t, http.StatusOK, res.Code, "%s", res.Body)
+	m := res.JSON(e.t)
 	out := map[string]string{}
 	for _, c := range m["value"].([]any) {
 		c := c.(map[string]any)
@@ -65,8 +68,9 @@ func (e *env) connectionStates(rg, name string) map[string]string {
 
 func (e *env) connectionDescription(rg, name, conn string) string {
 	e.t.Helper()
-	status, m := e.arm("GET", regPath(rg, name)+"/privateEndpointConnections/"+conn, nil)
-	require.Equal(e.t, 200, status, m)
+	res := e.arm.Request(http.MethodGet, testarm.ChildPath(testarm.RegistryPath(rg, name), "privateEndpointConnections", conn), nil)
+	require.Equal(e.t, http.StatusOK, res.Code, "%s", res.Body)
+	m := res.JSON(e.t)
 	return m["properties"].(map[string]any)["privateLinkServiceConnectionState"].(map[string]any)["description"].(string)
 }
 
@@ -183,6 +187,8 @@ func TestPrivateAccessFormsAreChecked(t *testing.T) {
 		{"long description", url.Values{"op": {"approve"}, "connection": {pending}, "description": {strings.Repeat("x", 141)}}, http.StatusBadRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			u := u.forTest(t)
+			e := e.forTest(t)
 			r := u.post(action, tc.form)
 			assert.Equal(t, tc.status, r.status, r.body)
 			assert.Equal(t, before, e.connectionStates("rg", "peregistry"), "nothing changed")
@@ -190,6 +196,8 @@ func TestPrivateAccessFormsAreChecked(t *testing.T) {
 	}
 
 	t.Run("signed out", func(t *testing.T) {
+		u := u.forTest(t)
+		e := e.forTest(t)
 		anon := e.newUser()
 		anon.csrf = u.csrf
 		r := anon.post(action, url.Values{"op": {"reject"}, "connection": {approved}})

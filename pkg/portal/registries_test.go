@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/acremu/acremu/internal/testarm"
 )
 
 func TestRegistriesList(t *testing.T) {
@@ -64,8 +66,9 @@ func TestCreateRegistry(t *testing.T) {
 				name, rg := tt.form.Get("name"), tt.form.Get("group")
 				require.Equal(t, http.StatusSeeOther, r.status, r.body)
 				assert.Equal(t, "/portal/registries/"+rg+"/"+name+"?done=created", r.location)
-				status, body := e.arm("GET", regPath(rg, name), nil)
-				require.Equal(t, 200, status)
+				res := e.arm.Request(http.MethodGet, testarm.RegistryPath(rg, name), nil)
+				require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+				body := res.JSON(t)
 				assert.Equal(t, tt.form.Get("sku"), body["sku"].(map[string]any)["name"])
 				assert.Equal(t, tt.form.Get("location"), body["location"])
 				assert.Equal(t, false, body["properties"].(map[string]any)["adminUserEnabled"])
@@ -112,8 +115,9 @@ func TestAccessKeys(t *testing.T) {
 
 	r = u.post(path, url.Values{"op": {"admin-off"}})
 	require.Equal(t, http.StatusSeeOther, r.status)
-	_, body := e.arm("GET", regPath("lab", "keysreg1"), nil)
-	assert.Equal(t, false, body["properties"].(map[string]any)["adminUserEnabled"])
+	res := e.arm.Request(http.MethodGet, testarm.RegistryPath("lab", "keysreg1"), nil)
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	assert.Equal(t, false, res.JSON(t)["properties"].(map[string]any)["adminUserEnabled"])
 }
 
 func TestDeleteRegistryAndGroup(t *testing.T) {
@@ -132,8 +136,7 @@ func TestDeleteRegistryAndGroup(t *testing.T) {
 	r = u.post("/portal/registries/lab/doomed01/delete", url.Values{"confirm": {"doomed01"}})
 	require.Equal(t, http.StatusSeeOther, r.status, r.body)
 	assert.Contains(t, u.get(r.location).body, "The registry was deleted.")
-	status, _ := e.arm("GET", regPath("lab", "doomed01"), nil)
-	assert.Equal(t, 404, status)
+	assert.Equal(t, http.StatusNotFound, e.arm.Request(http.MethodGet, testarm.RegistryPath("lab", "doomed01"), nil).Code)
 
 	page = u.get("/portal/groups/lab/delete")
 	assert.Regexp(t, `<ul><li>doomed02</li></ul>`, page.body)
@@ -144,8 +147,7 @@ func TestDeleteRegistryAndGroup(t *testing.T) {
 	r = u.post("/portal/groups/lab/delete", url.Values{"confirm": {"lab"}})
 	require.Equal(t, http.StatusSeeOther, r.status, r.body)
 	assert.Contains(t, u.get(r.location).body, "The resource group and its registries were deleted.")
-	status, _ = e.arm("GET", groupPath("lab"), nil)
-	assert.Equal(t, 404, status)
+	assert.Equal(t, http.StatusNotFound, e.arm.Request(http.MethodGet, testarm.GroupPath("lab"), nil).Code)
 	assert.Equal(t, []string{"doomed01", "doomed02"}, e.hooks.deleted, "the front end removes their images")
 	assert.Equal(t, 404, u.get("/portal/groups/lab/delete").status)
 }

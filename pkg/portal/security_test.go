@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/acremu/acremu/internal/testarm"
 )
 
 func TestSignIn(t *testing.T) {
@@ -21,13 +23,13 @@ func TestSignIn(t *testing.T) {
 		wantStatus int
 		wantGo     string // redirect after a successful sign-in
 	}{
-		{"development credentials", testClient, testSecret, "/portal/", http.StatusSeeOther, "/portal/"},
-		{"keeps the page asked for", testClient, testSecret, "/portal/registries/acremu/myregistry/networking", http.StatusSeeOther, "/portal/registries/acremu/myregistry/networking"},
-		{"no open redirect", testClient, testSecret, "https://evil.example/portal/", http.StatusSeeOther, "/portal/"},
-		{"no scheme-relative redirect", testClient, testSecret, "//evil.example/portal/", http.StatusSeeOther, "/portal/"},
-		{"wrong secret", testClient, "not-the-secret", "/portal/", http.StatusUnauthorized, ""},
-		{"unknown client", "44444444-4444-4444-4444-444444444444", testSecret, "/portal/", http.StatusUnauthorized, ""},
-		{"empty secret", testClient, "", "/portal/", http.StatusUnauthorized, ""},
+		{"development credentials", testarm.ClientID, testarm.ClientSecret, "/portal/", http.StatusSeeOther, "/portal/"},
+		{"keeps the page asked for", testarm.ClientID, testarm.ClientSecret, "/portal/registries/acremu/myregistry/networking", http.StatusSeeOther, "/portal/registries/acremu/myregistry/networking"},
+		{"no open redirect", testarm.ClientID, testarm.ClientSecret, "https://evil.example/portal/", http.StatusSeeOther, "/portal/"},
+		{"no scheme-relative redirect", testarm.ClientID, testarm.ClientSecret, "//evil.example/portal/", http.StatusSeeOther, "/portal/"},
+		{"wrong secret", testarm.ClientID, "not-the-secret", "/portal/", http.StatusUnauthorized, ""},
+		{"unknown client", "44444444-4444-4444-4444-444444444444", testarm.ClientSecret, "/portal/", http.StatusUnauthorized, ""},
+		{"empty secret", testarm.ClientID, "", "/portal/", http.StatusUnauthorized, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,7 +64,7 @@ func TestSignIn(t *testing.T) {
 }
 
 func TestSignInNeedsItsForm(t *testing.T) {
-	creds := url.Values{"client_id": {testClient}, "client_secret": {testSecret}}
+	creds := url.Values{"client_id": {testarm.ClientID}, "client_secret": {testarm.ClientSecret}}
 	tests := []struct {
 		name  string
 		setup func(u *user)
@@ -112,6 +114,7 @@ func TestNoSessionChangesNothing(t *testing.T) {
 	for _, path := range []string{"/portal/", "/portal/create", "/portal/registries/acremu/myregistry", "/portal/registries/acremu/myregistry/keys",
 		"/portal/registries/acremu/myregistry/networking", "/portal/groups/acremu/delete"} {
 		t.Run("GET "+path, func(t *testing.T) {
+			u := u.forTest(t)
 			r := u.get(path)
 			assert.Equal(t, http.StatusSeeOther, r.status)
 			assert.Equal(t, "/portal/signin?next="+url.QueryEscape(path), r.location)
@@ -120,6 +123,7 @@ func TestNoSessionChangesNothing(t *testing.T) {
 	}
 	for _, a := range actions {
 		t.Run("POST "+a.name, func(t *testing.T) {
+			u := u.forTest(t)
 			r := u.post(a.path, cloneForm(a.form))
 			assert.Equal(t, http.StatusUnauthorized, r.status)
 			assert.Contains(t, r.body, "Nothing was changed")
@@ -144,6 +148,7 @@ func TestCSRFRefusedChangesNothing(t *testing.T) {
 	for _, c := range cases {
 		for _, a := range actions {
 			t.Run(c.name+"/"+a.name, func(t *testing.T) {
+				e := e.forTest(t)
 				u := e.newUser()
 				u.signIn()
 				before := e.snapshot()
@@ -157,6 +162,7 @@ func TestCSRFRefusedChangesNothing(t *testing.T) {
 		}
 	}
 	t.Run("the real token works", func(t *testing.T) {
+		e := e.forTest(t)
 		u := e.newUser()
 		u.signIn()
 		r := u.post("/portal/registries/acremu/myregistry/keys", url.Values{"op": {"admin-off"}})

@@ -2,7 +2,6 @@ package registry
 
 import (
 	"errors"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -30,17 +29,9 @@ func newAccessController(opts map[string]any) (auth.AccessController, error) {
 // Authorized grants the request when its credentials cover every record;
 // otherwise it returns a challenge, which distribution answers with 401.
 func (c accessController) Authorized(req *http.Request, records ...auth.Access) (*auth.Grant, error) {
-	p, err := c.r.authenticate(req)
-	switch {
-	case err != nil:
-		return nil, c.r.newChallenge(req, records, err)
-	case p == nil:
-		return nil, c.r.newChallenge(req, records, nil)
-	}
-	for _, rec := range records {
-		if !p.allows(rec.Type, rec.Name, rec.Action) {
-			return nil, c.r.newChallenge(req, records, errInsufficientScope)
-		}
+	p, err := c.r.permitted(req, records)
+	if err != nil {
+		return nil, err
 	}
 	grant := &auth.Grant{User: auth.UserInfo{Name: p.name}}
 	for _, rec := range records {
@@ -48,6 +39,46 @@ func (c accessController) Authorized(req *http.Request, records ...auth.Access) 
 	}
 	return grant, nil
 }
+
+// authorize is the one check of a request's credentials for the routes
+// served next to distribution (the metadata API, referrers, the blob fast
+// path, locks): the same authentication and records as distribution's own
+// checks, so credentials and the 401 are those of every /v2/ request. Its
+// refusal is a *challenge, which writeError writes; a handler that leaves
+// a refused request to distribution just goes on, and distribution writes
+// the same challenge.
+func (r *Registry) authorize(req *http.Request, records ...auth.Access) error {
+	_, err := r.permitted(req, records)
+	return err
+}
+
+// permitted returns the request's principal when it covers every record,
+// else the challenge.
+func (r *Registry) permitted(req *http.Request, records []auth.Access) (*principal, error) {
+	p, err := r.authenticate(req)
+	switch {
+	case err != nil:
+		return nil, r.newChallenge(req, records, err)
+	case p == nil:
+		return nil, r.newChallenge(req, records, nil)
+	}
+	for _, rec := range records {
+		if !p.allows(rec.Type, rec.Name, rec.Action) {
+			return nil, r.newChallenge(req, records, errInsufficientScope)
+		}
+	}
+	return p, nil
+}
+
+// repositoryAccess is the record of action on the repository name, as
+// distribution spells it.
+func repositoryAccess(name, action string) auth.Access {
+	return auth.Access{Resource: auth.Resource{Type: "repository", Name: name}, Action: action}
+}
+
+// catalogAccess is the record distribution asks for on /v2/_catalog, and
+// ACR on /acr/v1/_catalog.
+var catalogAccess = auth.Access{Resource: auth.Resource{Type: "registry", Name: "catalog"}, Action: "*"}
 
 // challenge is a 401 with ACR's WWW-Authenticate header and body.
 type challenge struct {
@@ -59,14 +90,27 @@ var _ auth.Challenge = (*challenge)(nil)
 
 func (c *challenge) Error() string { return c.err.Error() }
 
-// SetHeaders is called by distribution just before it writes its own 401.
-// It sets the challenge header and hands the challenge to the v2Writer of
-// the request, which then writes ACR's body in place of distribution's.
-func (c *challenge) SetHeaders(req *http.Request, w http.ResponseWriter) {
+// Unwrap gives the 401 body, so writeError treats a challenge as any
+// other registry error.
+func (c *challenge) Unwrap() error { return c.err }
+
+// Write sends the challenge header and ACR's 401 body, wherever the
+// challenge was raised.
+func (c *challenge) Write(w http.ResponseWriter) error {
 	w.Header().Set("WWW-Authenticate", c.header)
+	return c.err.Write(w)
+}
+
+// SetHeaders is called by distribution just before it writes its own 401.
+// It hands the challenge to the v2Writer of the request, which then writes
+// ACR's header and body in place of distribution's; without one (a
+// sub-request, whose answer no client sees) it sets the header only.
+func (c *challenge) SetHeaders(req *http.Request, w http.ResponseWriter) {
 	if vw, ok := req.Context().Value(v2WriterKey{}).(*v2Writer); ok {
 		vw.challenge = c
+		return
 	}
+	w.Header().Set("WWW-Authenticate", c.header)
 }
 
 // authDetail is one entry of the 401 detail, as ACR spells it.
@@ -151,56 +195,3 @@ func requestScheme(req *http.Request) string {
 	}
 	return "http"
 }
-
-type v2WriterKey struct{}
-
-// v2Writer sits between distribution and the connection. It passes
-// everything through, except that it replaces two responses: a 401 for which
-// the access controller left a challenge (ACR's body instead of
-// distribution's), and the plain-text 404 of distribution's router for
-// unknown /v2/ paths (the registry envelope instead). It keeps
-// http.Flusher and io.ReaderFrom, and Unwrap for http.ResponseController.
-type v2Writer struct {
-	http.ResponseWriter
-	challenge *challenge
-	replaced  bool // the response was written here; distribution's body is dropped
-}
-
-func (w *v2Writer) WriteHeader(code int) {
-	switch {
-	case w.replaced:
-	case code == http.StatusUnauthorized && w.challenge != nil:
-		w.replaced = true
-		_ = w.challenge.err.Write(w.ResponseWriter)
-	case code == http.StatusNotFound && strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain"):
-		w.replaced = true
-		_ = errNotFound.Write(w.ResponseWriter)
-	default:
-		w.ResponseWriter.WriteHeader(code)
-	}
-}
-
-func (w *v2Writer) Write(p []byte) (int, error) {
-	if w.replaced {
-		return len(p), nil
-	}
-	return w.ResponseWriter.Write(p)
-}
-
-func (w *v2Writer) ReadFrom(src io.Reader) (int64, error) {
-	if w.replaced {
-		return io.Copy(io.Discard, src)
-	}
-	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
-		return rf.ReadFrom(src)
-	}
-	return io.Copy(w.ResponseWriter, src)
-}
-
-func (w *v2Writer) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok && !w.replaced {
-		f.Flush()
-	}
-}
-
-func (w *v2Writer) Unwrap() http.ResponseWriter { return w.ResponseWriter }

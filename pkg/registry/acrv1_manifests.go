@@ -3,17 +3,13 @@ package registry
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"path"
 	"regexp"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
@@ -34,10 +30,7 @@ import (
 // The list is ordered by digest, or by time with orderby=timedesc or
 // timeasc; the next link carries last (a digest), n and orderby, as ACR's.
 
-// maxManifestBytes bounds what is read of a manifest or an image config.
-const maxManifestBytes = 4 << 20
-
-var errManifestUnknown = &regError{Status: http.StatusNotFound, Code: "MANIFEST_UNKNOWN", Message: "manifest unknown"}
+var errManifestUnknown = &regError{Status: http.StatusNotFound, Code: codeManifestUnknown, Message: "manifest unknown"}
 
 // acrManifestAttributes is ACR's ManifestAttributesBase, in ACR's key order.
 type acrManifestAttributes struct {
@@ -59,131 +52,6 @@ type acrManifestReference struct {
 	Digest       string `json:"digest"`
 	Architecture string `json:"architecture,omitempty"`
 	OS           string `json:"os,omitempty"`
-}
-
-// manifestDoc is what is read of a stored manifest.
-type manifestDoc struct {
-	MediaType string `json:"mediaType"`
-	Config    *struct {
-		MediaType string        `json:"mediaType"`
-		Size      int64         `json:"size"`
-		Digest    digest.Digest `json:"digest"`
-	} `json:"config"`
-	Layers []struct {
-		Size int64 `json:"size"`
-	} `json:"layers"`
-	Manifests []struct {
-		Digest   digest.Digest `json:"digest"`
-		Size     int64         `json:"size"`
-		Platform *struct {
-			Architecture string `json:"architecture"`
-			OS           string `json:"os"`
-		} `json:"platform"`
-	} `json:"manifests"`
-}
-
-// manifestFacts are a manifest's attributes that come from its content.
-type manifestFacts struct {
-	size            int64
-	mediaType       string
-	configMediaType string
-	arch, os        string
-	references      []acrManifestReference
-}
-
-// imageConfigTypes are the config media types that carry a platform.
-var imageConfigTypes = []string{"application/vnd.docker.container.image.v1+json", "application/vnd.oci.image.config.v1+json"}
-
-// blobDataPath is where distribution keeps the bytes of a blob.
-func blobDataPath(d digest.Digest) string {
-	return path.Join(blobsRoot, d.Algorithm().String(), d.Encoded()[:2], d.Encoded(), "data")
-}
-
-// readBlob reads a blob of at most maxManifestBytes.
-func (s *repoStore) readBlob(ctx context.Context, d digest.Digest) ([]byte, error) {
-	rc, err := s.driver.Reader(ctx, blobDataPath(d), 0)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	return io.ReadAll(io.LimitReader(rc, maxManifestBytes))
-}
-
-// manifestStored returns when the repository name stored the manifest d,
-// and false when it does not hold it.
-func (s *repoStore) manifestStored(ctx context.Context, name string, d digest.Digest) (time.Time, bool, error) {
-	fi, err := s.driver.Stat(ctx, repoPath(name, "_manifests", "revisions", d.Algorithm().String(), d.Encoded(), "link"))
-	switch {
-	case err == nil:
-		return fi.ModTime(), true, nil
-	case isPathNotFound(err):
-		return time.Time{}, false, nil
-	default:
-		return time.Time{}, false, err
-	}
-}
-
-// manifestFacts reads the manifest d of the repository name; memo keeps
-// what one request has read already (an index's children, shared configs).
-func (s *repoStore) manifestFacts(ctx context.Context, name string, d digest.Digest, memo map[digest.Digest]*manifestFacts, depth int) (*manifestFacts, error) {
-	if f, ok := memo[d]; ok {
-		return f, nil
-	}
-	b, err := s.readBlob(ctx, d)
-	if err != nil {
-		return nil, err
-	}
-	var doc manifestDoc
-	f := &manifestFacts{size: int64(len(b))}
-	memo[d] = f
-	if json.Unmarshal(b, &doc) != nil {
-		return f, nil // not JSON: a manifest distribution accepted, reported by size
-	}
-	f.mediaType = doc.MediaType
-	switch {
-	case doc.Manifests != nil:
-		if f.mediaType == "" {
-			f.mediaType = "application/vnd.oci.image.index.v1+json"
-		}
-		f.size = 0
-		for _, m := range doc.Manifests {
-			ref := acrManifestReference{Digest: m.Digest.String()}
-			if m.Platform != nil {
-				ref.Architecture, ref.OS = m.Platform.Architecture, m.Platform.OS
-			}
-			f.references = append(f.references, ref)
-			size := m.Size
-			if m.Digest.Validate() == nil && depth < 4 {
-				if _, ok, _ := s.manifestStored(ctx, name, m.Digest); ok {
-					if child, err := s.manifestFacts(ctx, name, m.Digest, memo, depth+1); err == nil {
-						size = child.size
-					}
-				}
-			}
-			f.size += size
-		}
-	case doc.Config != nil:
-		if f.mediaType == "" {
-			f.mediaType = "application/vnd.oci.image.manifest.v1+json"
-		}
-		f.configMediaType = doc.Config.MediaType
-		f.size += doc.Config.Size
-		for _, l := range doc.Layers {
-			f.size += l.Size
-		}
-		if slices.Contains(imageConfigTypes, doc.Config.MediaType) && doc.Config.Digest.Validate() == nil {
-			if cb, err := s.readBlob(ctx, doc.Config.Digest); err == nil {
-				var cfg struct {
-					Architecture string `json:"architecture"`
-					OS           string `json:"os"`
-				}
-				if json.Unmarshal(cb, &cfg) == nil {
-					f.arch, f.os = cfg.Architecture, cfg.OS
-				}
-			}
-		}
-	}
-	return f, nil
 }
 
 // manifestAttributes renders one manifest.
@@ -209,6 +77,8 @@ func (r *Registry) manifestAttributes(ctx context.Context, name string, m manife
 	}
 	return a, nil
 }
+
+func manifestDigest(m manifestInfo) string { return m.digest.String() }
 
 // tagsByDigest groups the repository's tags (in name order) by manifest.
 func tagsByDigest(tags []tagInfo) map[digest.Digest][]string {
@@ -253,16 +123,7 @@ func (r *Registry) serveManifestList(w http.ResponseWriter, req *http.Request, n
 	ra := r.attrs.of(name)
 	listed := slices.DeleteFunc(all, func(m manifestInfo) bool { return !ra.manifest(m.digest.String()).ListEnabled })
 	slices.SortFunc(listed, order)
-	if last := q.Get("last"); last != "" {
-		if i := slices.IndexFunc(listed, func(m manifestInfo) bool { return m.digest.String() == last }); i >= 0 {
-			listed = listed[i+1:]
-		} else if orderBy == "" || orderBy == "none" {
-			i, _ := slices.BinarySearchFunc(listed, last, func(m manifestInfo, s string) int { return cmp.Compare(m.digest.String(), s) })
-			listed = listed[i:]
-		}
-	}
-	more := n > 0 && len(listed) > n
-	listed = listed[:min(n, len(listed))]
+	listed, more := pageAfter(listed, manifestDigest, q.Get("last"), orderBy == "" || orderBy == "none", n)
 	if more {
 		setNextLink(w, req.URL.Path, url.Values{"last": {listed[len(listed)-1].digest.String()}, "n": {strconv.Itoa(n)}, "orderby": {orderBy}})
 	}
@@ -348,15 +209,6 @@ func (r *Registry) serveManifest(w http.ResponseWriter, req *http.Request, name,
 		ImageName string                `json:"imageName"`
 		Manifest  acrManifestAttributes `json:"manifest"`
 	}{r.loginServer, name, a})
-}
-
-// readPatch reads and decodes the body of a PATCH of changeableAttributes.
-func readPatch(w http.ResponseWriter, req *http.Request) (attributesPatch, error) {
-	b, err := io.ReadAll(http.MaxBytesReader(w, req.Body, 64<<10))
-	if err != nil {
-		return attributesPatch{}, errUnsupported("the request body is too large or could not be read")
-	}
-	return decodePatch(b)
 }
 
 // anchoredTag matches a whole tag.

@@ -98,3 +98,36 @@ func TestACRPagination(t *testing.T) {
 		}
 	}
 }
+
+// pageAfter cuts one page of a list, in key order or in another order.
+func TestPageAfter(t *testing.T) {
+	key := func(s string) string { return s }
+	byKey := []string{"b", "d", "f"}
+	byTime := []string{"f", "b", "d"}
+	tests := []struct {
+		name       string
+		items      []string
+		last       string
+		inKeyOrder bool
+		n          int
+		want       []string
+		wantMore   bool
+	}{
+		{name: "from the start", items: byKey, n: 2, want: []string{"b", "d"}, wantMore: true},
+		{name: "all on one page", items: byKey, n: 3, want: []string{"b", "d", "f"}},
+		{name: "empty page", items: byKey, n: 0, want: []string{}},
+		{name: "after an item", items: byKey, last: "b", inKeyOrder: true, n: 1, want: []string{"d"}, wantMore: true},
+		{name: "after the last item", items: byKey, last: "f", inKeyOrder: true, n: 5, want: []string{}},
+		{name: "after a missing key, in key order", items: byKey, last: "c", inKeyOrder: true, n: 5, want: []string{"d", "f"}},
+		{name: "after a key past the end, in key order", items: byKey, last: "z", inKeyOrder: true, n: 5, want: []string{}},
+		{name: "after an item, in another order", items: byTime, last: "f", n: 5, want: []string{"b", "d"}},
+		{name: "after a missing key, in another order", items: byTime, last: "c", n: 5, want: []string{"f", "b", "d"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			page, more := pageAfter(tt.items, key, tt.last, tt.inKeyOrder, tt.n)
+			assert.Equal(t, tt.want, page)
+			assert.Equal(t, tt.wantMore, more)
+		})
+	}
+}

@@ -41,9 +41,10 @@ func driverTap(_ context.Context, d storagedriver.StorageDriver, opts map[string
 // and has not changed since distribution 2.0).
 const repositoriesRoot = "/docker/registry/v2/repositories"
 
-// repoStore answers ACR's metadata API from distribution's storage: the
-// driver distribution uses, read through a second distribution.Namespace
-// without a descriptor cache, so every read sees the files as they are.
+// repoStore answers ACR's metadata API, and the referrer index's scans
+// (referrers_scan.go), from distribution's storage: the driver
+// distribution uses, read through a second distribution.Namespace without
+// a descriptor cache, so every read sees the files as they are.
 // Timestamps are the modification times of distribution's link files.
 // Nothing is kept here: distribution's storage is the only state.
 type repoStore struct {
@@ -290,4 +291,34 @@ func (s *repoStore) remove(ctx context.Context, name string) error {
 		return nil
 	}
 	return err
+}
+
+// blobDataPath is where distribution keeps the bytes of a blob.
+func blobDataPath(d digest.Digest) string {
+	return path.Join(blobsRoot, d.Algorithm().String(), d.Encoded()[:2], d.Encoded(), "data")
+}
+
+// readBlob reads a manifest or an image config, at most maxManifestSize
+// bytes of it.
+func (s *repoStore) readBlob(ctx context.Context, d digest.Digest) ([]byte, error) {
+	rc, err := s.driver.Reader(ctx, blobDataPath(d), 0)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(io.LimitReader(rc, maxManifestSize))
+}
+
+// manifestStored returns when the repository name stored the manifest d,
+// and false when it does not hold it.
+func (s *repoStore) manifestStored(ctx context.Context, name string, d digest.Digest) (time.Time, bool, error) {
+	fi, err := s.driver.Stat(ctx, repoPath(name, "_manifests", "revisions", d.Algorithm().String(), d.Encoded(), "link"))
+	switch {
+	case err == nil:
+		return fi.ModTime(), true, nil
+	case isPathNotFound(err):
+		return time.Time{}, false, nil
+	default:
+		return time.Time{}, false, err
+	}
 }

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
+	"net/http"
 	"path"
 	"strings"
 	"sync"
@@ -18,7 +20,7 @@ import (
 
 // ACR's changeableAttributes (deleteEnabled, writeEnabled, readEnabled,
 // listEnabled) of repositories, tags and manifests: set with PATCH on
-// /acr/v1/… (acrv1.go), enforced on /v2/ (locks.go).
+// /acr/v1/… (acrv1_*.go), enforced on /v2/ (locks.go).
 //
 // Storage: one small JSON file per repository in distribution's storage
 // driver, at /acremu/attributes/<repository>/_attributes.json, outside
@@ -309,4 +311,13 @@ func decodePatch(body []byte) (attributesPatch, error) {
 		return p, errUnsupported("the request body must be one JSON object")
 	}
 	return p, nil
+}
+
+// readPatch reads and decodes the body of a PATCH of changeableAttributes.
+func readPatch(w http.ResponseWriter, req *http.Request) (attributesPatch, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, req.Body, 64<<10))
+	if err != nil {
+		return attributesPatch{}, errUnsupported("the request body is too large or could not be read")
+	}
+	return decodePatch(b)
 }

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/distribution/distribution/v3/registry/auth"
 	"github.com/distribution/reference"
 )
 
@@ -52,8 +51,7 @@ func (r *Registry) serveBlobFile(w http.ResponseWriter, req *http.Request) bool 
 	}
 	// The record distribution's dispatcher asks for on a blob GET or HEAD
 	// (handlers/app.go appendAccessRecords).
-	pull := auth.Access{Resource: auth.Resource{Type: "repository", Name: name}, Action: "pull"}
-	if _, err := (accessController{r}).Authorized(req, pull); err != nil {
+	if r.authorize(req, repositoryAccess(name, "pull")) != nil {
 		return false
 	}
 	f, size, ok := r.openLinkedBlob(name, dgst)

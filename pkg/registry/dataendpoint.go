@@ -19,7 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/distribution/distribution/v3/registry/auth"
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 
@@ -138,8 +137,7 @@ func (r *Registry) redirectBlob(w http.ResponseWriter, req *http.Request) bool {
 	if _, err := reference.WithName(name); err != nil {
 		return false
 	}
-	pull := auth.Access{Resource: auth.Resource{Type: "repository", Name: name}, Action: "pull"}
-	if _, err := (accessController{r}).Authorized(req, pull); err != nil {
+	if r.authorize(req, repositoryAccess(name, "pull")) != nil {
 		return false
 	}
 	if !r.blobLinked(req.Context(), name, dgst) {
@@ -194,23 +192,23 @@ func (r *Registry) ServeDataEndpoint(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
-		r.writeError(w, req, &regError{Status: http.StatusMethodNotAllowed, Code: "UNSUPPORTED", Message: "the data endpoint serves GET and HEAD only"})
+		r.writeError(w, req, &regError{Status: http.StatusMethodNotAllowed, Code: codeUnsupported, Message: "the data endpoint serves GET and HEAD only"})
 		return
 	}
 	q := req.URL.Query()
 	if _, ok := r.verifyDataLink(q); !ok {
-		r.writeError(w, req, &regError{Status: http.StatusForbidden, Code: "DENIED",
+		r.writeError(w, req, &regError{Status: http.StatusForbidden, Code: codeDenied,
 			Message: "the download link is invalid or has expired; request the blob from the login server again"})
 		return
 	}
 	name, dgst := q.Get("r"), q.Get("d")
 	if !r.blobLinked(req.Context(), name, dgst) {
-		r.writeError(w, req, &regError{Status: http.StatusNotFound, Code: "BLOB_UNKNOWN", Message: "blob unknown to registry", Detail: dgst})
+		r.writeError(w, req, errBlobUnknown(dgst))
 		return
 	}
 	content, closeFn, ok := r.openBlobData(req.Context(), dgst)
 	if !ok {
-		r.writeError(w, req, &regError{Status: http.StatusNotFound, Code: "BLOB_UNKNOWN", Message: "blob unknown to registry", Detail: dgst})
+		r.writeError(w, req, errBlobUnknown(dgst))
 		return
 	}
 	defer closeFn()
@@ -220,6 +218,11 @@ func (r *Registry) ServeDataEndpoint(w http.ResponseWriter, req *http.Request) {
 	h.Set("Cache-Control", blobCacheControl)
 	h.Set("Docker-Content-Digest", dgst)
 	http.ServeContent(w, req, "", time.Time{}, content)
+}
+
+// errBlobUnknown is distribution's answer for a blob it does not serve.
+func errBlobUnknown(dgst string) *regError {
+	return &regError{Status: http.StatusNotFound, Code: codeBlobUnknown, Message: "blob unknown to registry", Detail: dgst}
 }
 
 // openBlobData opens a blob's bytes: the data file itself with filesystem

@@ -8,12 +8,13 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/acremu/acremu/internal/testarm"
 )
 
 // denial is one denial for the limiter: a client address at an offset
@@ -113,10 +114,10 @@ func TestDenyLogLimiterBound(t *testing.T) {
 func TestDenialLogRateLimited(t *testing.T) {
 	var logs bytes.Buffer
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	var offset atomic.Int64
+	clock := testarm.NewClock(t0)
 	e := newEnv(t, Config{Name: testName, Rules: denyAll()}, func(o *Options) {
 		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-		o.Now = func() time.Time { return t0.Add(time.Duration(offset.Load())) }
+		o.Now = clock.Now
 	})
 	deny := func(remote, path string) {
 		t.Helper()
@@ -135,7 +136,7 @@ func TestDenialLogRateLimited(t *testing.T) {
 	}
 
 	for i := range 1000 {
-		offset.Store(int64(time.Duration(i) * time.Millisecond))
+		clock.Set(t0.Add(time.Duration(i) * time.Millisecond))
 		deny("198.51.100.7:40000", fmt.Sprint("/v2/", i))
 	}
 	require.Len(t, lines(), 1)
@@ -152,7 +153,7 @@ func TestDenialLogRateLimited(t *testing.T) {
 	require.Len(t, lines(), 2, "another client is logged on its own")
 	assert.Contains(t, lines()[1], "source=198.51.100.8")
 
-	offset.Store(int64(10 * time.Second))
+	clock.Set(t0.Add(10 * time.Second))
 	deny("198.51.100.7:40000", "/v2/again")
 	require.Len(t, lines(), 3)
 	assert.Contains(t, lines()[2], "source=198.51.100.7")

@@ -6,12 +6,37 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
+
+	"github.com/distribution/distribution/v3/registry/api/errcode"
 )
 
 // Messages ACR sends verbatim.
 const (
 	msgAuthRequired = "authentication required, visit https://aka.ms/acr/authorization for more information."
 	msgDeniedFormat = "client with IP '%s' is not allowed access. Refer https://aka.ms/acr/firewall to grant access."
+)
+
+// Error codes: distribution's values wherever distribution has the code,
+// ACR's own where it has none.
+var (
+	codeUnknown                 = errcode.ErrorCodeUnknown.String()
+	codeUnsupported             = errcode.ErrorCodeUnsupported.String()
+	codeUnauthorized            = errcode.ErrorCodeUnauthorized.String()
+	codeDenied                  = errcode.ErrorCodeDenied.String()
+	codeDigestInvalid           = errcode.ErrorCodeDigestInvalid.String()
+	codeNameInvalid             = errcode.ErrorCodeNameInvalid.String()
+	codeTagInvalid              = errcode.ErrorCodeTagInvalid.String()
+	codeNameUnknown             = errcode.ErrorCodeNameUnknown.String()
+	codeManifestUnknown         = errcode.ErrorCodeManifestUnknown.String()
+	codeBlobUnknown             = errcode.ErrorCodeBlobUnknown.String()
+	codePaginationNumberInvalid = errcode.ErrorCodePaginationNumberInvalid.String()
+)
+
+const (
+	codeNotFound   = "NOT_FOUND"                     // a path the registry does not serve
+	codeTagUnknown = "TAG_UNKNOWN"                   // /acr/v1's unknown tag
+	codeDisallowed = "REGISTRY_DISALLOWED_OPERATION" // a changeableAttributes lock
 )
 
 // jsonNull makes a regError write "detail":null instead of omitting the key.
@@ -24,8 +49,9 @@ type regError struct {
 	Status  int
 	Code    string
 	Message string
-	Detail  any   // omitted when nil; jsonNull writes an explicit null
-	Err     error // for the log only, never sent
+	Detail  any    // omitted when nil; jsonNull writes an explicit null
+	Allow   string // the Allow header of a 405, when the route names its methods
+	Err     error  // for the log only, never sent
 }
 
 var _ error = (*regError)(nil)
@@ -68,37 +94,56 @@ func (e *regError) Write(w http.ResponseWriter) error {
 	h.Set("Docker-Distribution-Api-Version", "registry/2.0")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Del("X-Content-Type-Options")
+	if e.Allow != "" {
+		h.Set("Allow", e.Allow)
+	}
 	w.WriteHeader(e.Status)
 	_, err := w.Write(body)
 	return err
 }
 
 func errDenied(addr string) *regError {
-	return &regError{Status: http.StatusForbidden, Code: "DENIED", Message: fmt.Sprintf(msgDeniedFormat, addr)}
+	return &regError{Status: http.StatusForbidden, Code: codeDenied, Message: fmt.Sprintf(msgDeniedFormat, addr)}
 }
 
 func errUnauthorized(detail any, cause error) *regError {
-	return &regError{Status: http.StatusUnauthorized, Code: "UNAUTHORIZED", Message: msgAuthRequired, Detail: detail, Err: cause}
+	return &regError{Status: http.StatusUnauthorized, Code: codeUnauthorized, Message: msgAuthRequired, Detail: detail, Err: cause}
 }
 
 func errUnsupported(msg string) *regError {
-	return &regError{Status: http.StatusBadRequest, Code: "UNSUPPORTED", Message: msg}
+	return &regError{Status: http.StatusBadRequest, Code: codeUnsupported, Message: msg}
 }
 
 var (
-	errNotFound         = &regError{Status: http.StatusNotFound, Code: "NOT_FOUND", Message: "the requested resource was not found"}
-	errMethodNotAllowed = &regError{Status: http.StatusMethodNotAllowed, Code: "UNSUPPORTED", Message: "the method is not supported on this endpoint"}
+	errNameInvalid      = &regError{Status: http.StatusBadRequest, Code: codeNameInvalid, Message: "invalid repository name"}
+	errNotFound         = &regError{Status: http.StatusNotFound, Code: codeNotFound, Message: "the requested resource was not found"}
+	errMethodNotAllowed = &regError{Status: http.StatusMethodNotAllowed, Code: codeUnsupported, Message: "the method is not supported on this endpoint"}
 )
+
+// methodNotAllowed is the 405 of a route that serves the methods allow.
+func methodNotAllowed(allow ...string) *regError {
+	e := *errMethodNotAllowed
+	e.Allow = strings.Join(allow, ", ")
+	return &e
+}
 
 // errInternal is a server-side failure. The client sees ACR's generic
 // body, {"code":"UNKNOWN","message":"unknown error","detail":null}; the
 // cause, which may name files on this machine, goes to the log only.
 func errInternal(cause error) *regError {
-	return &regError{Status: http.StatusInternalServerError, Code: "UNKNOWN", Message: "unknown error", Detail: jsonNull, Err: cause}
+	return &regError{Status: http.StatusInternalServerError, Code: codeUnknown, Message: "unknown error", Detail: jsonNull, Err: cause}
 }
 
 // WriteError writes a response in the registry's error envelope, for
 // requests that reach no registry (the front end's unknown hosts).
 func WriteError(w http.ResponseWriter, status int, code, message string) error {
 	return (&regError{Status: status, Code: code, Message: message}).Write(w)
+}
+
+// errBadDigest refuses a digest in a path or query that does not parse.
+// The code is distribution's; the message says what was wrong with the
+// value, where distribution's generic one speaks of uploaded content.
+func errBadDigest(value string, err error) *regError {
+	return &regError{Status: http.StatusBadRequest, Code: codeDigestInvalid,
+		Message: fmt.Sprintf("'%s' is not a valid digest (want <algorithm>:<hex>, e.g. sha256:…): %v", value, err)}
 }

@@ -3,13 +3,11 @@ package registry
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 
 	"github.com/distribution/distribution/v3/registry/auth"
-	"github.com/felixge/httpsnoop"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -33,7 +31,7 @@ import (
 // msgDisallowed is ACR's message for an operation a lock refuses.
 const msgDisallowed = "The operation is disallowed on this registry, repository or image. View troubleshooting steps at https://aka.ms/acr/faq/#why-does-my-pull-or-push-request-fail-with-disallowed-operation"
 
-var errDisallowed = &regError{Status: http.StatusMethodNotAllowed, Code: "REGISTRY_DISALLOWED_OPERATION", Message: msgDisallowed, Detail: map[string]any{}}
+var errDisallowed = &regError{Status: http.StatusMethodNotAllowed, Code: codeDisallowed, Message: msgDisallowed, Detail: map[string]any{}}
 
 // serveLocked answers a /v2/ request that changeableAttributes concern and
 // reports whether it did; on false nothing was written.
@@ -53,22 +51,18 @@ func (r *Registry) serveLocked(w http.ResponseWriter, req *http.Request) bool {
 	if ra == nil {
 		return false
 	}
-	var actions []string
+	var records []auth.Access
 	switch req.Method {
 	case http.MethodGet, http.MethodHead:
-		actions = []string{"pull"}
+		records = []auth.Access{repositoryAccess(name, "pull")}
 	case http.MethodPut:
-		actions = []string{"pull", "push"}
+		records = []auth.Access{repositoryAccess(name, "pull"), repositoryAccess(name, "push")}
 	case http.MethodDelete:
-		actions = []string{"delete"}
+		records = []auth.Access{repositoryAccess(name, "delete")}
 	default:
 		return false
 	}
-	records := make([]auth.Access, len(actions))
-	for i, a := range actions {
-		records[i] = auth.Access{Resource: auth.Resource{Type: "repository", Name: name}, Action: a}
-	}
-	if _, err := (accessController{r}).Authorized(req, records...); err != nil {
+	if r.authorize(req, records...) != nil {
 		return false
 	}
 	ctx := req.Context()
@@ -159,11 +153,10 @@ func (r *Registry) mayDelete(ctx context.Context, ra *repoAttributes, name, ref 
 // what is gone, so that a later push of the same tag or digest starts
 // with the defaults, as in ACR.
 func (r *Registry) deleteAndForget(w http.ResponseWriter, req *http.Request, name, ref string, isDigest bool, tags []string) {
-	m := httpsnoop.CaptureMetricsFn(w, func(w http.ResponseWriter) {
-		vw := &v2Writer{ResponseWriter: w}
-		r.serveDistribution(vw, req.WithContext(context.WithValue(req.Context(), v2WriterKey{}, vw)))
-	})
-	if m.Code != http.StatusAccepted {
+	status := 0
+	hw := &hookWriter{ResponseWriter: w, hook: func(code int, _ http.Header) { status = code }}
+	r.serveDistribution(withV2Writer(hw, req))
+	if status != http.StatusAccepted {
 		return
 	}
 	var manifests []string
@@ -181,8 +174,7 @@ func (r *Registry) deleteAndForget(w http.ResponseWriter, req *http.Request, nam
 // not answer itself (no pull access, a bad n, an unknown repository) goes
 // to distribution.
 func (r *Registry) serveListedTags(w http.ResponseWriter, req *http.Request, name string, ra *repoAttributes) bool {
-	pull := auth.Access{Resource: auth.Resource{Type: "repository", Name: name}, Action: "pull"}
-	if _, err := (accessController{r}).Authorized(req, pull); err != nil {
+	if r.authorize(req, repositoryAccess(name, "pull")) != nil {
 		return false
 	}
 	q := req.URL.Query()
@@ -214,7 +206,7 @@ func (r *Registry) serveListedTags(w http.ResponseWriter, req *http.Request, nam
 		tags = tags[:n]
 		if n > 0 {
 			next := url.Values{"last": {tags[n-1]}, "n": {strconv.Itoa(n)}}
-			h.Set("Link", fmt.Sprintf(`<%s?%s>; rel="next"`, req.URL.Path, next.Encode()))
+			setNextLink(w, req.URL.Path, next)
 		}
 	}
 	b, err := json.Marshal(struct {

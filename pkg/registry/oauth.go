@@ -222,7 +222,7 @@ var errAnonymousDisabled = errors.New("no credentials, and anonymous pull is not
 
 // errRefused is a 401 from a token endpoint whose message says why.
 func errRefused(msg string, cause error) *regError {
-	return &regError{Status: http.StatusUnauthorized, Code: "UNAUTHORIZED", Message: msg, Err: cause}
+	return &regError{Status: http.StatusUnauthorized, Code: codeUnauthorized, Message: msg, Err: cause}
 }
 
 // refusal turns an authentication failure at a token endpoint into a 401.

@@ -3,14 +3,10 @@ package registry
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 
-	"github.com/distribution/distribution/v3/registry/auth"
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/specs-go"
@@ -20,77 +16,27 @@ import (
 const (
 	headerSubject        = "OCI-Subject"
 	headerFiltersApplied = "OCI-Filters-Applied"
-	// maxManifestSize is distribution's limit on a manifest body; a larger
-	// PUT is refused by distribution, so its body need not be kept here.
+	// maxManifestSize is distribution's limit on a manifest body
+	// (handlers/manifests.go maxManifestBodySize): a larger PUT is refused
+	// by distribution, so its body need not be kept here, and no stored
+	// manifest is larger.
 	maxManifestSize = 4 << 20
 )
-
-var (
-	errNameInvalid = &regError{Status: http.StatusBadRequest, Code: "NAME_INVALID", Message: "invalid repository name"}
-)
-
-// serveDistribution serves a /v2/ request that passed the firewall. The
-// referrers API is answered here, in front of distribution, which lacks
-// it; manifest PUTs and DELETEs go to distribution and, when they succeed,
-// update the referrer index (and a PUT with a subject gets OCI-Subject).
-func (r *Registry) serveDistribution(w http.ResponseWriter, req *http.Request) {
-	if name, ref, ok := splitV2Path(req.URL.Path, "/referrers/"); ok {
-		if err := r.serveReferrers(w, req, name, ref); err != nil {
-			r.writeError(w, req, err)
-		}
-		return
-	}
-	if name, ref, ok := splitV2Path(req.URL.Path, "/manifests/"); ok {
-		switch req.Method {
-		case http.MethodPut:
-			r.putManifest(w, req, name)
-			return
-		case http.MethodDelete:
-			r.deleteManifest(w, req, name, ref)
-			return
-		}
-	}
-	r.app.ServeHTTP(w, req)
-}
-
-// splitV2Path splits /v2/<name><sep><ref> where ref is one path segment.
-// The last occurrence of sep counts, as repository names may contain it.
-func splitV2Path(path, sep string) (name, ref string, ok bool) {
-	rest, ok := strings.CutPrefix(path, "/v2/")
-	if !ok {
-		return "", "", false
-	}
-	i := strings.LastIndex(rest, sep)
-	if i <= 0 {
-		return "", "", false
-	}
-	name, ref = rest[:i], rest[i+len(sep):]
-	if ref == "" || strings.Contains(ref, "/") {
-		return "", "", false
-	}
-	return name, ref, true
-}
 
 // serveReferrers answers GET /v2/<name>/referrers/<digest>[?artifactType=]
 // (distribution spec v1.1): an image index of the manifests whose subject
 // is digest, 200 with an empty list when there are none. It needs pull
 // access to the repository, checked by the access controller distribution
-// uses, so the credentials and the 401 are those of every other /v2/ read.
+// uses (authorize), so the credentials and the 401 are those of every
+// other /v2/ read.
 func (r *Registry) serveReferrers(w http.ResponseWriter, req *http.Request, name, ref string) error {
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		return errMethodNotAllowed
+		return methodNotAllowed(http.MethodGet, http.MethodHead)
 	}
 	if _, err := reference.WithName(name); err != nil {
 		return errNameInvalid
 	}
-	pull := auth.Access{Resource: auth.Resource{Type: "repository", Name: name}, Action: "pull"}
-	if _, err := (accessController{r}).Authorized(req, pull); err != nil {
-		var ch *challenge
-		if errors.As(err, &ch) {
-			w.Header().Set("WWW-Authenticate", ch.header)
-			return ch.err
-		}
+	if err := r.authorize(req, repositoryAccess(name, "pull")); err != nil {
 		return err
 	}
 	subject, err := digest.Parse(ref)
@@ -189,55 +135,4 @@ func (c *captureReader) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
-}
-
-// hookWriter calls hook with the status and headers of the response just
-// before they are sent, so the hook can act on a success and add headers
-// before the client sees the response. It keeps http.Flusher and
-// io.ReaderFrom, and Unwrap for http.ResponseController.
-type hookWriter struct {
-	http.ResponseWriter
-	hook   func(status int, h http.Header)
-	called bool
-}
-
-func (w *hookWriter) WriteHeader(code int) {
-	if !w.called && code >= 200 {
-		w.called = true
-		w.hook(code, w.Header())
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *hookWriter) Write(p []byte) (int, error) {
-	if !w.called {
-		w.WriteHeader(http.StatusOK)
-	}
-	return w.ResponseWriter.Write(p)
-}
-
-func (w *hookWriter) ReadFrom(src io.Reader) (int64, error) {
-	if !w.called {
-		w.WriteHeader(http.StatusOK)
-	}
-	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
-		return rf.ReadFrom(src)
-	}
-	return io.Copy(w.ResponseWriter, src)
-}
-
-func (w *hookWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (w *hookWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// errBadDigest refuses a digest in a path or query that does not parse.
-// The code is distribution's; the message says what was wrong with the
-// value, where distribution's generic one speaks of uploaded content.
-func errBadDigest(value string, err error) *regError {
-	return &regError{Status: http.StatusBadRequest, Code: "DIGEST_INVALID",
-		Message: fmt.Sprintf("'%s' is not a valid digest (want <algorithm>:<hex>, e.g. sha256:…): %v", value, err)}
 }

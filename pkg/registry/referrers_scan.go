@@ -6,41 +6,19 @@ import (
 	"fmt"
 
 	"github.com/distribution/distribution/v3"
-	"github.com/distribution/distribution/v3/registry/storage"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
-	"github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
-	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 )
 
-// newStorageScan returns the scan of the filesystem storage at dir: it
-// reads the storage with distribution's own storage code (a second,
-// read-only view of the files the application writes), so it sees exactly
-// the manifests distribution serves, deleted ones excluded.
-func newStorageScan(dir string) (scanFunc, error) {
-	driver, err := filesystem.FromParameters(map[string]any{"rootdirectory": dir})
-	if err != nil {
-		return nil, fmt.Errorf("referrers: %w", err)
-	}
-	ns, err := storage.NewRegistry(context.Background(), driver)
-	if err != nil {
-		return nil, fmt.Errorf("referrers: %w", err)
-	}
-	return func(ctx context.Context, repo string) ([]referrer, error) {
-		return scanRepository(ctx, ns, repo)
-	}, nil
-}
-
-// scanRepository lists the referrers among repo's manifests. A repository
-// that does not exist has none. A storage failure fails the scan (the
-// repository is then scanned again on its next use); a manifest that
-// distribution itself cannot read back, and so does not serve, is skipped.
-func scanRepository(ctx context.Context, ns distribution.Namespace, repo string) ([]referrer, error) {
-	named, err := reference.WithName(repo)
-	if err != nil {
-		return nil, err
-	}
-	r, err := ns.Repository(ctx, named)
+// scanReferrers lists the referrers among repo's manifests, read with
+// distribution's own storage code through the view the metadata API uses,
+// so it sees exactly the manifests distribution serves, deleted ones
+// excluded. A repository that does not exist has none. A storage failure
+// fails the scan (the repository is then scanned again on its next use); a
+// manifest that distribution itself cannot read back, and so does not
+// serve, is skipped.
+func (s *repoStore) scanReferrers(ctx context.Context, repo string) ([]referrer, error) {
+	r, err := s.repository(ctx, repo)
 	if err != nil {
 		return nil, err
 	}
@@ -76,18 +54,4 @@ func scanRepository(ctx context.Context, ns distribution.Namespace, repo string)
 		return nil, fmt.Errorf("referrers: scan %s: %w", repo, err)
 	}
 	return out, nil
-}
-
-// newReferrersFor builds the referrer index of a registry whose storage is
-// at storageDir ("" is distribution's inmemory driver, which nothing
-// outlives, so there is nothing to scan).
-func newReferrersFor(storageDir string) (*referrerIndex, error) {
-	if storageDir == "" {
-		return newReferrerIndex(nil), nil
-	}
-	scan, err := newStorageScan(storageDir)
-	if err != nil {
-		return nil, err
-	}
-	return newReferrerIndex(scan), nil
 }

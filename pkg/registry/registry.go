@@ -217,12 +217,17 @@ func (r *Registry) buildBackend(opts Options) (err error) {
 			r.app = nil
 		}
 	}()
-	if r.referrers, err = newReferrersFor(opts.StorageDir); err != nil {
-		return fmt.Errorf("registry %s: %w", r.name, err)
-	}
 	if r.repos, err = newRepoStore(r.driver); err != nil {
 		return fmt.Errorf("registry %s: %w", r.name, err)
 	}
+	// The referrer index learns what an earlier process stored from the
+	// same view; distribution's inmemory storage outlives nothing, so
+	// there is nothing to scan.
+	var scan scanFunc
+	if opts.StorageDir != "" {
+		scan = r.repos.scanReferrers
+	}
+	r.referrers = newReferrerIndex(scan)
 	if r.attrs, err = loadAttributes(context.Background(), r.driver); err != nil {
 		return fmt.Errorf("registry %s: %w", r.name, err)
 	}
@@ -337,22 +342,10 @@ func (r *Registry) writeError(w http.ResponseWriter, req *http.Request, err erro
 	} else if re.Err != nil {
 		r.log.Debug("registry request refused", "registry", r.name, "method", req.Method, "path", req.URL.Path, "err", err)
 	}
+	var ch *challenge
+	if errors.As(err, &ch) {
+		_ = ch.Write(w)
+		return
+	}
 	_ = re.Write(w)
-}
-
-// serveV2 hands the request to distribution with a writer that can replace
-// distribution's 401 and routing 404 bodies with ACR's.
-func (r *Registry) serveV2(w http.ResponseWriter, req *http.Request) {
-	if r.serveLocked(w, req) { // locks.go: changeableAttributes
-		return
-	}
-	if r.redirectBlob(w, req) { // dataendpoint.go
-		return
-	}
-	if r.serveBlobFile(w, req) { // blobserve.go
-		return
-	}
-	vw := &v2Writer{ResponseWriter: w}
-	req = req.WithContext(context.WithValue(req.Context(), v2WriterKey{}, vw))
-	r.serveDistribution(vw, req)
 }

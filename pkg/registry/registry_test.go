@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/acremu/acremu/internal/testarm"
 	"github.com/acremu/acremu/pkg/firewall"
 	"github.com/acremu/acremu/pkg/token"
 )
@@ -102,10 +102,11 @@ func TestUpdateValidates(t *testing.T) {
 // said when the token was minted. Each case is tried twice, so that the
 // verified-token cache is held to the same rules as the signature check.
 func TestTokenBinding(t *testing.T) {
-	var now atomic.Pointer[time.Time]
+	// The signer stamps tokens with the real time; the registry's clock
+	// starts there and is moved past their expiry below.
 	start := time.Now()
-	now.Store(&start)
-	e := newEnv(t, defaultConfig(), func(o *Options) { o.Now = func() time.Time { return *now.Load() } })
+	clock := testarm.NewClock(start)
+	e := newEnv(t, defaultConfig(), func(o *Options) { o.Now = clock.Now })
 	sign := func(grant, registryID string, aud ...string) string {
 		tok, err := testSigner.Sign(token.Claims{
 			RegisteredClaims: jwt.RegisteredClaims{Subject: "someone", Audience: aud},
@@ -143,8 +144,7 @@ func TestTokenBinding(t *testing.T) {
 		})
 	}
 	t.Run("expired", func(t *testing.T) {
-		later := start.Add(2 * time.Hour)
-		now.Store(&later)
+		clock.Set(start.Add(2 * time.Hour))
 		_, err := e.reg.verify(own, token.GrantAccess)
 		assert.ErrorIs(t, err, token.ErrInvalid)
 	})

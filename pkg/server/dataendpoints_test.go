@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/acremu/acremu/internal/testarm"
 )
 
 // pushBlob uploads content monolithically to repo with the token tok and
@@ -26,7 +28,7 @@ func pushBlob(t *testing.T, c *client, addr, repo, tok string, content []byte) s
 	req, err := http.NewRequest("POST", "http://"+addr+"/v2/"+repo+"/blobs/uploads/", nil)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := c.http.Do(req)
+	resp, err := c.HTTP.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusAccepted, resp.StatusCode)
@@ -39,7 +41,7 @@ func pushBlob(t *testing.T, c *client, addr, repo, tok string, content []byte) s
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err = c.http.Do(req)
+	resp, err = c.HTTP.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
@@ -100,14 +102,14 @@ func testDataEndpoints(t *testing.T, ports PortRange) {
 	resp, body := getFrom(t, noRedirect(), blobURL, "", tok)
 	require.Equal(t, 200, resp.StatusCode)
 	require.Equal(t, string(content), body)
-	status, m := c.arm("GET", regPath("rg", "dataeps"), nil)
+	status, m := c.arm("GET", testarm.RegistryPath("rg", "dataeps"), nil)
 	require.Equal(t, 200, status)
 	assert.Equal(t, []any{}, m["properties"].(map[string]any)["dataEndpointHostNames"])
 
 	// Enabled, with a replication: one data endpoint per region.
-	status, m = c.arm("PUT", regPath("rg", "dataeps")+"/replications/westeurope", map[string]any{"location": "westeurope"})
+	status, m = c.arm("PUT", testarm.RegistryPath("rg", "dataeps")+"/replications/westeurope", map[string]any{"location": "westeurope"})
 	require.Contains(t, []int{200, 201}, status, m)
-	status, m = c.arm("PATCH", regPath("rg", "dataeps"), map[string]any{"properties": map[string]any{"dataEndpointEnabled": true}})
+	status, m = c.arm("PATCH", testarm.RegistryPath("rg", "dataeps"), map[string]any{"properties": map[string]any{"dataEndpointEnabled": true}})
 	require.Equal(t, 200, status, m)
 	names := m["properties"].(map[string]any)["dataEndpointHostNames"].([]any)
 	require.Len(t, names, 2, m)
@@ -166,7 +168,7 @@ func testDataEndpoints(t *testing.T, ports PortRange) {
 
 	// The data endpoint is judged by the registry's firewall: a client
 	// the rules deny gets ACR's 403 there, even with a valid link.
-	status, m = c.arm("PATCH", regPath("rg", "dataeps"), map[string]any{"properties": map[string]any{
+	status, m = c.arm("PATCH", testarm.RegistryPath("rg", "dataeps"), map[string]any{"properties": map[string]any{
 		"networkRuleSet": map[string]any{"defaultAction": "Deny", "ipRules": []any{map[string]any{"action": "Allow", "value": "198.51.100.7"}}}}})
 	require.Equal(t, 200, status, m)
 	resp, body = getFrom(t, http.DefaultClient, dataURL, "198.51.100.7", "")
@@ -176,7 +178,7 @@ func testDataEndpoints(t *testing.T, ports PortRange) {
 	assert.Equal(t, `{"errors":[{"code":"DENIED","message":"client with IP \u0027198.51.100.8\u0027 is not allowed access. Refer https://aka.ms/acr/firewall to grant access."}]}`+"\n", body)
 
 	// Disabled again: blobs are served directly and the ports close.
-	status, m = c.arm("PATCH", regPath("rg", "dataeps"), map[string]any{"properties": map[string]any{"dataEndpointEnabled": false}})
+	status, m = c.arm("PATCH", testarm.RegistryPath("rg", "dataeps"), map[string]any{"properties": map[string]any{"dataEndpointEnabled": false}})
 	require.Equal(t, 200, status, m)
 	resp, body = getFrom(t, noRedirect(), blobURL, "198.51.100.7", tok)
 	assert.Equal(t, 200, resp.StatusCode)
@@ -202,9 +204,11 @@ func TestDataEndpointsByDomain(t *testing.T) {
 	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, network, front)
 	}}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	dgst := pushBlob(t, &client{t: t, base: c.base, http: hc}, login, "team/app", tok, content)
+	viaFront := &client{Client: testarm.NewClient(t, c.Base), t: t}
+	viaFront.HTTP = hc
+	dgst := pushBlob(t, viaFront, login, "team/app", tok, content)
 
-	status, m := c.arm("PATCH", regPath("rg", "contoso"), map[string]any{"properties": map[string]any{"dataEndpointEnabled": true}})
+	status, m := c.arm("PATCH", testarm.RegistryPath("rg", "contoso"), map[string]any{"properties": map[string]any{"dataEndpointEnabled": true}})
 	require.Equal(t, 200, status, m)
 	dataHost := fmt.Sprintf("contoso.eastus.data.acremu.test:%d", s.FrontPort())
 	assert.Equal(t, []any{dataHost}, m["properties"].(map[string]any)["dataEndpointHostNames"])

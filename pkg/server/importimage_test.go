@@ -11,6 +11,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/acremu/acremu/internal/testarm"
 )
 
 // importEnv is two Premium registries with the admin user: src holds
@@ -24,7 +26,6 @@ type importEnv struct {
 
 func newImportEnv(t *testing.T) *importEnv {
 	cfg := testConfig(t)
-	cfg.RegistryPorts = freeRange(t, 4)
 	s := startServer(t, cfg)
 	e := &importEnv{c: newClient(t, s)}
 	e.srcLogin, e.srcPW = createRegistry(t, e.c, "rg", "importsrc", false)
@@ -72,13 +73,14 @@ func (e *importEnv) digestAt(t *testing.T, image string) string {
 	return d.Digest.String()
 }
 
-func (e *importEnv) importImage(body map[string]any) (int, map[string]any) {
-	return e.c.arm("POST", regPath("rg", "importdst")+"/importImage", body)
+func (e *importEnv) importImage(t *testing.T, body map[string]any) (int, map[string]any) {
+	t.Helper()
+	return e.c.forTest(t).arm("POST", testarm.RegistryPath("rg", "importdst")+"/importImage", body)
 }
 
 func (e *importEnv) restrictSource(t *testing.T, props map[string]any) {
 	t.Helper()
-	status, m := e.c.arm("PATCH", regPath("rg", "importsrc"), map[string]any{"properties": props})
+	status, m := e.c.forTest(t).arm("PATCH", testarm.RegistryPath("rg", "importsrc"), map[string]any{"properties": props})
 	require.Equal(t, http.StatusOK, status, m)
 }
 
@@ -90,7 +92,7 @@ func errorOf(m map[string]any) (code, message string) {
 }
 
 func byID(image string) map[string]any {
-	return map[string]any{"resourceId": regPath("rg", "importsrc"), "sourceImage": image}
+	return map[string]any{"resourceId": testarm.RegistryPath("rg", "importsrc"), "sourceImage": image}
 }
 
 // TestImportImage drives importImage through ARM and checks the result
@@ -138,7 +140,7 @@ func TestImportImage(t *testing.T) {
 		{"Force replaces the tag", map[string]any{"source": byID("multi:v1"), "targetTags": []string{"copy/app:v1"}, "mode": "Force"}, 200, "", "",
 			func(t *testing.T) { assert.Equal(t, e.index.String(), e.digestAt(t, "copy/app:v1")) }},
 		{"source image not found", map[string]any{"source": byID("app:nope"), "targetTags": []string{"x:1"}},
-			400, "InvalidParameters", "failed. Resource " + regPath("rg", "importdst") + " Source image", nil},
+			400, "InvalidParameters", "failed. Resource " + testarm.RegistryPath("rg", "importdst") + " Source image", nil},
 		{"wrong credentials", map[string]any{"source": map[string]any{"registryUri": e.srcLogin, "sourceImage": "app:v1",
 			"credentials": map[string]any{"username": "importsrc", "password": "wrong"}}, "targetTags": []string{"x:1"}},
 			400, "InvalidParameters", "Invalid message Unauthorized", nil},
@@ -150,7 +152,7 @@ func TestImportImage(t *testing.T) {
 			"resourceId": "/subscriptions/99999999-9999-9999-9999-999999999999/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/importsrc", "sourceImage": "app:v1"}},
 			400, "InvalidParameters", "could not be found", nil},
 		{"no source", map[string]any{"targetTags": []string{"x:1"}}, 400, "InvalidParameters", "source", nil},
-		{"both resourceId and registryUri", map[string]any{"source": map[string]any{"resourceId": regPath("rg", "importsrc"), "registryUri": e.srcLogin, "sourceImage": "app:v1"}},
+		{"both resourceId and registryUri", map[string]any{"source": map[string]any{"resourceId": testarm.RegistryPath("rg", "importsrc"), "registryUri": e.srcLogin, "sourceImage": "app:v1"}},
 			400, "InvalidParameters", "Exactly one", nil},
 		{"a bad mode", map[string]any{"source": byID("app:v1"), "mode": "Sometimes"}, 400, "InvalidParameters", "Sometimes", nil},
 		{"an invalid target", map[string]any{"source": byID("app:v1"), "targetTags": []string{"UPPER:v1"}}, 400, "InvalidParameters", "UPPER:v1", nil},
@@ -158,7 +160,7 @@ func TestImportImage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, m := e.importImage(tt.body)
+			status, m := e.importImage(t, tt.body)
 			require.Equal(t, tt.status, status, m)
 			if tt.status >= 400 {
 				code, msg := errorOf(m)
@@ -201,7 +203,7 @@ func TestImportImageSourceFirewall(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e.restrictSource(t, tt.props)
 			target := "fw/app:" + string(rune('a'+i))
-			status, m := e.importImage(map[string]any{"source": tt.source, "targetTags": []string{target}})
+			status, m := e.importImage(t, map[string]any{"source": tt.source, "targetTags": []string{target}})
 			if !tt.denied {
 				require.Equal(t, http.StatusOK, status, m)
 				assert.Equal(t, e.image.String(), e.digestAt(t, target))
@@ -222,16 +224,16 @@ func TestImportImageSourceFirewall(t *testing.T) {
 // service too; with None and a Deny rule the import is refused.
 func TestImportImageTargetFirewall(t *testing.T) {
 	e := newImportEnv(t)
-	status, m := e.c.arm("PATCH", regPath("rg", "importdst"), map[string]any{"properties": map[string]any{
+	status, m := e.c.arm("PATCH", testarm.RegistryPath("rg", "importdst"), map[string]any{"properties": map[string]any{
 		"networkRuleSet": map[string]any{"defaultAction": "Deny"}, "networkRuleBypassOptions": "None"}})
 	require.Equal(t, http.StatusOK, status, m)
-	status, m = e.importImage(map[string]any{"source": byID("app:v1"), "targetTags": []string{"app:v1"}})
+	status, m = e.importImage(t, map[string]any{"source": byID("app:v1"), "targetTags": []string{"app:v1"}})
 	require.Equal(t, http.StatusBadRequest, status, m)
 	_, msg := errorOf(m)
 	assert.Contains(t, msg, `"code":"DENIED"`)
 
-	status, m = e.c.arm("PATCH", regPath("rg", "importdst"), map[string]any{"properties": map[string]any{"networkRuleBypassOptions": "AzureServices"}})
+	status, m = e.c.arm("PATCH", testarm.RegistryPath("rg", "importdst"), map[string]any{"properties": map[string]any{"networkRuleBypassOptions": "AzureServices"}})
 	require.Equal(t, http.StatusOK, status, m)
-	status, m = e.importImage(map[string]any{"source": byID("app:v1"), "targetTags": []string{"app:v1"}})
+	status, m = e.importImage(t, map[string]any{"source": byID("app:v1"), "targetTags": []string{"app:v1"}})
 	require.Equal(t, http.StatusOK, status, m)
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/acremu/acremu/internal/testarm"
 	"github.com/acremu/acremu/pkg/firewall"
 )
 
@@ -32,11 +32,8 @@ func hasIPv6Loopback() bool {
 // that has endpointProtocol.
 func armPatch(t *testing.T, c *client, path string, body any) (int, map[string]any) {
 	t.Helper()
-	h := http.Header{"Authorization": {"Bearer " + c.token()}, "Content-Type": {"application/json"}}
-	status, out := c.do("PATCH", c.base+path+"?api-version=2026-01-01-preview", body, h)
-	var m map[string]any
-	json.Unmarshal(out, &m)
-	return status, m
+	res := c.For(t).Request(http.MethodPatch, testarm.WithAPI(path, "2026-01-01-preview"), body)
+	return res.Code, res.JSON(t)
 }
 
 // TestEndpointProtocol reaches the default registry over 127.0.0.1 and ::1
@@ -58,7 +55,7 @@ func TestEndpointProtocol(t *testing.T) {
 	c := newClient(t, s)
 	v4 := fmt.Sprintf("http://127.0.0.1:%d/v2/", s.front[0].ln.Addr().(*net.TCPAddr).Port)
 	v6 := fmt.Sprintf("http://[::1]:%d/v2/", s.front[1].ln.Addr().(*net.TCPAddr).Port)
-	reg := regPath(DefaultResourceGroup, "myregistry")
+	reg := testarm.RegistryPath(DefaultResourceGroup, "myregistry")
 
 	status, m := armPatch(t, c, reg, map[string]any{"sku": map[string]any{"name": "Premium"}})
 	require.Equal(t, 200, status, m)
@@ -88,6 +85,7 @@ func TestEndpointProtocol(t *testing.T) {
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			c := c.forTest(t)
 			status, m := armPatch(t, c, reg, map[string]any{"properties": map[string]any{
 				"dataEndpointEnabled": true, "endpointProtocol": tt.protocol, "networkRuleSet": tt.rules}})
 			require.Equal(t, 200, status, m)

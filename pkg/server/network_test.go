@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/acremu/acremu/internal/testarm"
 	"github.com/acremu/acremu/pkg/firewall"
 )
 
@@ -47,7 +48,7 @@ func from(t *testing.T, c *client, login, src, method, path string, header http.
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	req.Header.Set("X-Forwarded-For", src)
-	resp, err := c.http.Do(req)
+	resp, err := c.HTTP.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
@@ -65,7 +66,7 @@ func TestPrivateEndpointLifecycle(t *testing.T) {
 	loginA, _ := createRegistry(t, c, "rg", "registrya", false)
 	loginB, _ := createRegistry(t, c, "rg", "registryb", false)
 	for _, name := range []string{"registrya", "registryb"} {
-		status, m := c.arm("PATCH", regPath("rg", name), map[string]any{"properties": map[string]any{"publicNetworkAccess": "Disabled"}})
+		status, m := c.arm("PATCH", testarm.RegistryPath("rg", name), map[string]any{"properties": map[string]any{"publicNetworkAccess": "Disabled"}})
 		require.Equal(t, 200, status, m)
 	}
 	v2 := func(login, src string) int {
@@ -74,7 +75,7 @@ func TestPrivateEndpointLifecycle(t *testing.T) {
 	}
 	require.Equal(t, 403, v2(loginA, inLab), "no private endpoint yet")
 
-	vnet := sub + "/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/lab"
+	vnet := testarm.SubscriptionPath + "/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/lab"
 	status, m := c.arm("PUT", vnet, map[string]any{"location": "eastus", "properties": map[string]any{
 		"addressSpace": map[string]any{"addressPrefixes": []string{"10.50.0.0/16"}}}})
 	require.Equal(t, 201, status, m)
@@ -89,11 +90,11 @@ func TestPrivateEndpointLifecycle(t *testing.T) {
 		if manual {
 			key = "manualPrivateLinkServiceConnections"
 		}
-		return c.arm("PUT", sub+"/resourceGroups/rg/providers/Microsoft.Network/privateEndpoints/"+name, map[string]any{
+		return c.arm("PUT", testarm.SubscriptionPath+"/resourceGroups/rg/providers/Microsoft.Network/privateEndpoints/"+name, map[string]any{
 			"location": "eastus", "properties": map[string]any{
 				"subnet": map[string]any{"id": vnet + "/subnets/default"},
 				key: []any{map[string]any{"name": name + "-conn", "properties": map[string]any{
-					"privateLinkServiceId": regPath("rg", registry), "groupIds": []string{"registry"}, "requestMessage": "please"}}},
+					"privateLinkServiceId": testarm.RegistryPath("rg", registry), "groupIds": []string{"registry"}, "requestMessage": "please"}}},
 			}})
 	}
 	status, m = pe("pe1", "registrya", false)
@@ -105,17 +106,17 @@ func TestPrivateEndpointLifecycle(t *testing.T) {
 	assert.Equal(t, 403, v2(loginB, inLab), "another registry judges the client as public")
 	assert.Equal(t, 403, v2(loginA, outside), "outside the vnet")
 
-	status, m = c.arm("GET", regPath("rg", "registrya"), nil)
+	status, m = c.arm("GET", testarm.RegistryPath("rg", "registrya"), nil)
 	require.Equal(t, 200, status)
 	conns := m["properties"].(map[string]any)["privateEndpointConnections"].([]any)
 	require.Len(t, conns, 1)
 	connName := conns[0].(map[string]any)["name"].(string)
-	connPath := regPath("rg", "registrya") + "/privateEndpointConnections/" + connName
+	connPath := testarm.RegistryPath("rg", "registrya") + "/privateEndpointConnections/" + connName
 
-	status, m = c.arm("GET", regPath("rg", "registrya")+"/privateEndpointConnections", nil)
+	status, m = c.arm("GET", testarm.RegistryPath("rg", "registrya")+"/privateEndpointConnections", nil)
 	require.Equal(t, 200, status)
 	require.Len(t, m["value"], 1)
-	status, m = c.arm("GET", regPath("rg", "registrya")+"/privateLinkResources", nil)
+	status, m = c.arm("GET", testarm.RegistryPath("rg", "registrya")+"/privateLinkResources", nil)
 	require.Equal(t, 200, status)
 	plr := m["value"].([]any)[0].(map[string]any)["properties"].(map[string]any)
 	assert.Equal(t, "registry", plr["groupId"])
@@ -131,11 +132,11 @@ func TestPrivateEndpointLifecycle(t *testing.T) {
 	status, m = setState(connPath, "Approved")
 	assert.Equal(t, 400, status, "a rejected connection cannot be approved again: %v", m)
 
-	status, _ = c.arm("DELETE", sub+"/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/lab/subnets/default", nil)
+	status, _ = c.arm("DELETE", testarm.SubscriptionPath+"/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/lab/subnets/default", nil)
 	assert.Equal(t, 400, status, "the subnet holds an endpoint")
-	status, _ = c.arm("DELETE", sub+"/resourceGroups/rg/providers/Microsoft.Network/privateEndpoints/pe1", nil)
+	status, _ = c.arm("DELETE", testarm.SubscriptionPath+"/resourceGroups/rg/providers/Microsoft.Network/privateEndpoints/pe1", nil)
 	require.Equal(t, 200, status)
-	status, m = c.arm("GET", regPath("rg", "registrya")+"/privateEndpointConnections", nil)
+	status, m = c.arm("GET", testarm.RegistryPath("rg", "registrya")+"/privateEndpointConnections", nil)
 	require.Equal(t, 200, status)
 	assert.Empty(t, m["value"])
 
@@ -143,24 +144,24 @@ func TestPrivateEndpointLifecycle(t *testing.T) {
 	status, m = pe("pe2", "registrya", true)
 	require.Equal(t, 201, status, m)
 	assert.Equal(t, 403, v2(loginA, inLab), "pending admits nothing")
-	_, m = c.arm("GET", regPath("rg", "registrya")+"/privateEndpointConnections", nil)
-	connPath = regPath("rg", "registrya") + "/privateEndpointConnections/" + m["value"].([]any)[0].(map[string]any)["name"].(string)
+	_, m = c.arm("GET", testarm.RegistryPath("rg", "registrya")+"/privateEndpointConnections", nil)
+	connPath = testarm.RegistryPath("rg", "registrya") + "/privateEndpointConnections/" + m["value"].([]any)[0].(map[string]any)["name"].(string)
 	status, m = setState(connPath, "Approved")
 	require.Equal(t, 200, status, m)
 	assert.Equal(t, 401, v2(loginA, inLab), "approved by the owner")
-	status, _ = c.arm("DELETE", sub+"/resourceGroups/rg/providers/Microsoft.Network/privateEndpoints/pe2", nil)
+	status, _ = c.arm("DELETE", testarm.SubscriptionPath+"/resourceGroups/rg/providers/Microsoft.Network/privateEndpoints/pe2", nil)
 	require.Equal(t, 200, status)
 	assert.Equal(t, 403, v2(loginA, inLab), "endpoint deleted: access ends with the next request")
 
 	// A registry PUT keeps its connections; a Basic registry takes none.
 	status, m = pe("pe3", "registrya", false)
 	require.Equal(t, 201, status, m)
-	status, m = c.arm("PUT", regPath("rg", "registrya"), map[string]any{"location": "eastus", "sku": map[string]string{"name": "Premium"},
+	status, m = c.arm("PUT", testarm.RegistryPath("rg", "registrya"), map[string]any{"location": "eastus", "sku": map[string]string{"name": "Premium"},
 		"properties": map[string]any{"publicNetworkAccess": "Disabled"}})
 	require.Equal(t, 200, status, m)
 	assert.Len(t, m["properties"].(map[string]any)["privateEndpointConnections"], 1)
 	assert.Equal(t, 401, v2(loginA, inLab))
-	status, m = c.arm("PUT", regPath("rg", "basicreg"), map[string]any{"location": "eastus", "sku": map[string]string{"name": "Basic"}})
+	status, m = c.arm("PUT", testarm.RegistryPath("rg", "basicreg"), map[string]any{"location": "eastus", "sku": map[string]string{"name": "Basic"}})
 	require.Equal(t, 201, status, m)
 	status, m = pe("pe4", "basicreg", false)
 	assert.Equal(t, 400, status, m)
@@ -169,7 +170,7 @@ func TestPrivateEndpointLifecycle(t *testing.T) {
 func TestTrustedServices(t *testing.T) {
 	_, c := networkServer(t)
 	login, password := createRegistry(t, c, "rg", "trusting", false)
-	status, m := c.arm("PATCH", regPath("rg", "trusting"), map[string]any{"properties": map[string]any{"publicNetworkAccess": "Disabled"}})
+	status, m := c.arm("PATCH", testarm.RegistryPath("rg", "trusting"), map[string]any{"properties": map[string]any{"publicNetworkAccess": "Disabled"}})
 	require.Equal(t, 200, status, m)
 	basic := func(user, pass string) http.Header {
 		r, _ := http.NewRequest("GET", "/", nil)
@@ -179,11 +180,11 @@ func TestTrustedServices(t *testing.T) {
 
 	// The managed identity endpoint answers trusted-service sources only.
 	imds := func(src string) (int, string) {
-		req, err := http.NewRequest("GET", c.base+"/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/", nil)
+		req, err := http.NewRequest("GET", c.Base+"/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/", nil)
 		require.NoError(t, err)
 		req.Header.Set("Metadata", "true")
 		req.Header.Set("X-Forwarded-For", src)
-		resp, err := c.http.Do(req)
+		resp, err := c.HTTP.Do(req)
 		require.NoError(t, err)
 		defer resp.Body.Close()
 		var tok struct {
@@ -236,14 +237,14 @@ func TestTrustedServices(t *testing.T) {
 
 	// An ARM token of the service principal is no managed identity.
 	status, _ = from(t, c, login, trustedSvc, "POST", "/oauth2/exchange", nil, url.Values{
-		"grant_type": {"access_token"}, "service": {login}, "access_token": {c.token()}})
+		"grant_type": {"access_token"}, "service": {login}, "access_token": {c.BearerToken()}})
 	assert.Equal(t, 403, status)
 
 	// None: the trusted service is judged like anyone.
-	status, m = c.arm("PATCH", regPath("rg", "trusting"), map[string]any{"properties": map[string]any{"networkRuleBypassOptions": "None"}})
+	status, m = c.arm("PATCH", testarm.RegistryPath("rg", "trusting"), map[string]any{"properties": map[string]any{"networkRuleBypassOptions": "None"}})
 	require.Equal(t, 200, status, m)
 	assert.Equal(t, 403, pullWithMI(trustedSvc))
-	status, m = c.arm("PATCH", regPath("rg", "trusting"), map[string]any{"properties": map[string]any{"networkRuleBypassOptions": "AzureServices"}})
+	status, m = c.arm("PATCH", testarm.RegistryPath("rg", "trusting"), map[string]any{"properties": map[string]any{"networkRuleBypassOptions": "AzureServices"}})
 	require.Equal(t, 200, status, m)
 	assert.Equal(t, 200, pullWithMI(trustedSvc))
 }
@@ -254,21 +255,21 @@ func TestTrustedServices(t *testing.T) {
 func TestDeletingAGroupEndsItsPrivateEndpoints(t *testing.T) {
 	_, c := networkServer(t)
 	login, _ := createRegistry(t, c, "rg", "registrya", false)
-	status, m := c.arm("PATCH", regPath("rg", "registrya"), map[string]any{"properties": map[string]any{"publicNetworkAccess": "Disabled"}})
+	status, m := c.arm("PATCH", testarm.RegistryPath("rg", "registrya"), map[string]any{"properties": map[string]any{"publicNetworkAccess": "Disabled"}})
 	require.Equal(t, 200, status, m)
-	status, m = c.arm("PUT", sub+"/resourcegroups/netrg", map[string]any{"location": "eastus"})
+	status, m = c.arm("PUT", testarm.SubscriptionPath+"/resourcegroups/netrg", map[string]any{"location": "eastus"})
 	require.Contains(t, []int{200, 201}, status, m)
-	vnet := sub + "/resourceGroups/netrg/providers/Microsoft.Network/virtualNetworks/lab"
+	vnet := testarm.SubscriptionPath + "/resourceGroups/netrg/providers/Microsoft.Network/virtualNetworks/lab"
 	status, m = c.arm("PUT", vnet, map[string]any{"location": "eastus", "properties": map[string]any{
 		"addressSpace": map[string]any{"addressPrefixes": []string{"10.50.0.0/16"}}}})
 	require.Equal(t, 201, status, m)
 	status, m = c.arm("PUT", vnet+"/subnets/default", map[string]any{"properties": map[string]any{"addressPrefix": "10.50.1.0/24"}})
 	require.Equal(t, 201, status, m)
-	status, m = c.arm("PUT", sub+"/resourceGroups/netrg/providers/Microsoft.Network/privateEndpoints/pe1", map[string]any{
+	status, m = c.arm("PUT", testarm.SubscriptionPath+"/resourceGroups/netrg/providers/Microsoft.Network/privateEndpoints/pe1", map[string]any{
 		"location": "eastus", "properties": map[string]any{
 			"subnet": map[string]any{"id": vnet + "/subnets/default"},
 			"privateLinkServiceConnections": []any{map[string]any{"name": "pe1-conn", "properties": map[string]any{
-				"privateLinkServiceId": regPath("rg", "registrya"), "groupIds": []string{"registry"}}}},
+				"privateLinkServiceId": testarm.RegistryPath("rg", "registrya"), "groupIds": []string{"registry"}}}},
 		}})
 	require.Equal(t, 201, status, m)
 	v2 := func() int {
@@ -277,10 +278,10 @@ func TestDeletingAGroupEndsItsPrivateEndpoints(t *testing.T) {
 	}
 	require.Equal(t, 401, v2(), "private access through the endpoint")
 
-	status, _ = c.arm("DELETE", sub+"/resourcegroups/netrg", nil)
+	status, _ = c.arm("DELETE", testarm.SubscriptionPath+"/resourcegroups/netrg", nil)
 	require.Equal(t, 200, status)
 	assert.Equal(t, 403, v2(), "the endpoint went with its group")
-	status, m = c.arm("GET", regPath("rg", "registrya")+"/privateEndpointConnections", nil)
+	status, m = c.arm("GET", testarm.RegistryPath("rg", "registrya")+"/privateEndpointConnections", nil)
 	require.Equal(t, 200, status)
 	assert.Empty(t, m["value"])
 	status, _ = c.arm("GET", vnet, nil)

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -11,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/acremu/acremu/internal/testarm"
 	"github.com/acremu/acremu/pkg/firewall"
 	"github.com/acremu/acremu/pkg/store"
 )
@@ -64,63 +63,52 @@ func startServer(t *testing.T, cfg Config) *Server {
 	return s
 }
 
-// client talks to s as one user: plain HTTP, with an ARM token on demand.
+// client talks to s as one user: plain HTTP, signed in as the
+// development identity on its first ARM request.
 type client struct {
-	t    *testing.T
-	base string
-	http *http.Client
+	*testarm.Client
+	t *testing.T
 }
 
 func newClient(t *testing.T, s *Server) *client {
-	return &client{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", s.FrontPort()), http: &http.Client{Timeout: 10 * time.Second}}
+	c := testarm.NewClient(t, fmt.Sprintf("http://127.0.0.1:%d", s.FrontPort()))
+	c.HTTP.Timeout = 10 * time.Second
+	c.APIVersion = testarm.APICurrent
+	return &client{Client: c, t: t}
 }
 
+// forTest is c reporting to t: a subtest's failures must end the subtest's
+// goroutine, not its parent's.
+func (c *client) forTest(t *testing.T) *client {
+	return &client{Client: c.For(t), t: t}
+}
+
+// do sends a request with exactly the given headers and returns status
+// and body.
 func (c *client) do(method, rawURL string, body any, header http.Header) (int, []byte) {
 	c.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, rawURL, rd)
-	require.NoError(c.t, err)
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	resp, err := c.http.Do(req)
-	require.NoError(c.t, err)
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, out
+	res := c.Do(method, rawURL, body, header)
+	return res.Code, res.Body
 }
 
-func (c *client) token() string {
-	c.t.Helper()
-	resp, err := c.http.PostForm(c.base+"/adfs/oauth2/token", url.Values{
-		"grant_type": {"client_credentials"}, "client_id": {DefaultClientID}, "client_secret": {DefaultClientSecret}, "scope": {"https://management.azure.com/.default"},
-	})
-	require.NoError(c.t, err)
-	defer resp.Body.Close()
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	require.NoError(c.t, json.NewDecoder(resp.Body).Decode(&tok))
-	return tok.AccessToken
-}
-
+// arm sends an ARM request and returns status and decoded body (nil when
+// empty).
 func (c *client) arm(method, path string, body any) (int, map[string]any) {
 	c.t.Helper()
-	h := http.Header{"Authorization": {"Bearer " + c.token()}, "Content-Type": {"application/json"}}
-	status, out := c.do(method, c.base+path+"?api-version=2023-07-01", body, h)
-	var m map[string]any
-	json.Unmarshal(out, &m)
-	return status, m
+	res := c.Request(method, path, body)
+	if len(res.Body) == 0 {
+		return res.Code, nil
+	}
+	return res.Code, res.JSON(c.t)
 }
 
-const sub = "/subscriptions/" + DefaultSubscription
-
-func regPath(rg, name string) string {
-	return sub + "/resourceGroups/" + rg + "/providers/Microsoft.ContainerRegistry/registries/" + name
+// TestDevelopmentIdentityIsTheSharedTestIdentity keeps the identity the
+// shared ARM test client signs in with equal to the server's defaults.
+func TestDevelopmentIdentityIsTheSharedTestIdentity(t *testing.T) {
+	assert.Equal(t, DefaultSubscription, testarm.Subscription)
+	assert.Equal(t, DefaultTenant, testarm.Tenant)
+	assert.Equal(t, DefaultClientID, testarm.ClientID)
+	assert.Equal(t, DefaultClientSecret, testarm.ClientSecret)
 }
 
 func loginServerOf(t *testing.T, m map[string]any) string {
@@ -133,15 +121,16 @@ func loginServerOf(t *testing.T, m map[string]any) string {
 func TestDefaultRegistryServedOnFrontEndForAnyHost(t *testing.T) {
 	s := startServer(t, testConfig(t))
 	c := newClient(t, s)
-	status, m := c.arm("GET", regPath(DefaultResourceGroup, "myregistry"), nil)
+	status, m := c.arm("GET", testarm.RegistryPath(DefaultResourceGroup, "myregistry"), nil)
 	require.Equal(t, 200, status, m)
 	require.Equal(t, fmt.Sprintf("localhost:%d", s.FrontPort()), loginServerOf(t, m))
 
 	for _, host := range []string{"localhost", "127.0.0.1", "unknown.example"} {
 		t.Run(host, func(t *testing.T) {
-			req, _ := http.NewRequest("GET", c.base+"/v2/", nil)
+			c := c.forTest(t)
+			req, _ := http.NewRequest("GET", c.Base+"/v2/", nil)
 			req.Host = fmt.Sprintf("%s:%d", host, s.FrontPort())
-			resp, err := c.http.Do(req)
+			resp, err := c.HTTP.Do(req)
 			require.NoError(t, err)
 			resp.Body.Close()
 			require.Equal(t, 401, resp.StatusCode)
@@ -154,9 +143,9 @@ func TestRegistryPortLifecycle(t *testing.T) {
 	cfg := testConfig(t)
 	s := startServer(t, cfg)
 	c := newClient(t, s)
-	status, m := c.arm("PUT", sub+"/resourcegroups/rg", map[string]any{"location": "eastus"})
+	status, m := c.arm("PUT", testarm.SubscriptionPath+"/resourcegroups/rg", map[string]any{"location": "eastus"})
 	require.Contains(t, []int{200, 201}, status, m)
-	status, m = c.arm("PUT", regPath("rg", "portreg"), map[string]any{"location": "eastus", "sku": map[string]string{"name": "Premium"}})
+	status, m = c.arm("PUT", testarm.RegistryPath("rg", "portreg"), map[string]any{"location": "eastus", "sku": map[string]string{"name": "Premium"}})
 	require.Equal(t, 201, status, m)
 	login := loginServerOf(t, m)
 	_, port, err := net.SplitHostPort(login)
@@ -171,7 +160,7 @@ func TestRegistryPortLifecycle(t *testing.T) {
 	require.DirExists(t, filepath.Join(cfg.DataDir, "registries", regID))
 
 	v2 := func() (int, error) {
-		resp, err := c.http.Get("http://127.0.0.1:" + port + "/v2/")
+		resp, err := c.HTTP.Get("http://127.0.0.1:" + port + "/v2/")
 		if err != nil {
 			return 0, err
 		}
@@ -198,7 +187,7 @@ func TestRegistryPortLifecycle(t *testing.T) {
 
 	// Deleting closes it and removes the storage.
 	c2 := newClient(t, s2)
-	status, _ = c2.arm("DELETE", regPath("rg", "portreg"), nil)
+	status, _ = c2.arm("DELETE", testarm.RegistryPath("rg", "portreg"), nil)
 	require.Equal(t, 200, status)
 	_, err = v2()
 	require.Error(t, err)
@@ -214,14 +203,14 @@ func TestDomainRoutingByHostAndSNI(t *testing.T) {
 	cfg.Domain = "acremu.test"
 	s := startServer(t, cfg)
 	c := newClient(t, s)
-	c.arm("PUT", sub+"/resourcegroups/rg", map[string]any{"location": "eastus"})
-	status, m := c.arm("PUT", regPath("rg", "Contoso"), map[string]any{"location": "eastus", "sku": map[string]string{"name": "Premium"}})
+	c.arm("PUT", testarm.SubscriptionPath+"/resourcegroups/rg", map[string]any{"location": "eastus"})
+	status, m := c.arm("PUT", testarm.RegistryPath("rg", "Contoso"), map[string]any{"location": "eastus", "sku": map[string]string{"name": "Premium"}})
 	require.Equal(t, 201, status, m)
 	host := fmt.Sprintf("contoso.acremu.test:%d", s.FrontPort())
 	require.Equal(t, host, loginServerOf(t, m))
 
 	// Deny the named registry only: the default registry must stay open.
-	status, m = c.arm("PATCH", regPath("rg", "contoso"), map[string]any{"properties": map[string]any{"networkRuleSet": map[string]any{"defaultAction": "Deny"}}})
+	status, m = c.arm("PATCH", testarm.RegistryPath("rg", "contoso"), map[string]any{"properties": map[string]any{"networkRuleSet": map[string]any{"defaultAction": "Deny"}}})
 	require.Equal(t, 200, status, m)
 
 	dialer := &net.Dialer{}
@@ -268,7 +257,7 @@ func TestWhoamiIgnoresSpoofedHeadersFromUntrustedPeers(t *testing.T) {
 			}
 			s := startServer(t, cfg)
 			c := newClient(t, s)
-			status, out := c.do("GET", c.base+"/_acremu/whoami", nil, http.Header{"X-Forwarded-For": {"198.51.100.9"}})
+			status, out := c.do("GET", c.Base+"/_acremu/whoami", nil, http.Header{"X-Forwarded-For": {"198.51.100.9"}})
 			require.Equal(t, 200, status)
 			var who whoamiResponse
 			require.NoError(t, json.Unmarshal(out, &who))
@@ -280,10 +269,10 @@ func TestWhoamiIgnoresSpoofedHeadersFromUntrustedPeers(t *testing.T) {
 func TestHealthAndUnknownPaths(t *testing.T) {
 	s := startServer(t, testConfig(t))
 	c := newClient(t, s)
-	status, out := c.do("GET", c.base+"/_acremu/health", nil, nil)
+	status, out := c.do("GET", c.Base+"/_acremu/health", nil, nil)
 	require.Equal(t, 200, status)
 	require.JSONEq(t, `{"status":"ok"}`, string(out))
-	status, out = c.do("GET", c.base+"/nothing/here", nil, nil)
+	status, out = c.do("GET", c.Base+"/nothing/here", nil, nil)
 	require.Equal(t, 401, status, "ARM paths need a token first")
 	require.True(t, strings.Contains(string(out), `"error"`), string(out))
 }
@@ -345,13 +334,13 @@ func TestParsePortRange(t *testing.T) {
 func TestMetricsCountFirewallDecisions(t *testing.T) {
 	s := startServer(t, testConfig(t))
 	c := newClient(t, s)
-	status, m := c.arm("PATCH", regPath(DefaultResourceGroup, "myregistry"), map[string]any{"properties": map[string]any{"networkRuleSet": map[string]any{"defaultAction": "Deny"}}})
+	status, m := c.arm("PATCH", testarm.RegistryPath(DefaultResourceGroup, "myregistry"), map[string]any{"properties": map[string]any{"networkRuleSet": map[string]any{"defaultAction": "Deny"}}})
 	require.Equal(t, 200, status, m)
 	for i := 0; i < 3; i++ {
-		status, _ := c.do("GET", c.base+"/v2/", nil, nil)
+		status, _ := c.do("GET", c.Base+"/v2/", nil, nil)
 		require.Equal(t, 403, status)
 	}
-	status, out := c.do("GET", c.base+"/_acremu/metrics", nil, nil)
+	status, out := c.do("GET", c.Base+"/_acremu/metrics", nil, nil)
 	require.Equal(t, 200, status)
 	require.Contains(t, string(out), `acremu_firewall_requests_total{decision="denied",registry="myregistry"} 3`)
 	require.Contains(t, string(out), `acremu_firewall_requests_total{decision="allowed",registry="myregistry"} 0`)

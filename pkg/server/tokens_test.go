@@ -16,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/acremu/acremu/internal/testarm"
 )
 
 // basicAuth is an Authorization header with Basic credentials.
@@ -25,20 +27,11 @@ func basicAuth(user, pass string) http.Header {
 	return http.Header{"Authorization": {req.Header.Get("Authorization")}}
 }
 
-// rawDo sends body as is.
+// rawDo sends body as is, with exactly the given headers.
 func (c *client) rawDo(method, rawURL string, body []byte, header http.Header) (int, http.Header, []byte) {
 	c.t.Helper()
-	req, err := http.NewRequest(method, rawURL, bytes.NewReader(body))
-	require.NoError(c.t, err)
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	resp, err := c.http.Do(req)
-	require.NoError(c.t, err)
-	defer resp.Body.Close()
-	var out bytes.Buffer
-	out.ReadFrom(resp.Body)
-	return resp.StatusCode, resp.Header, out.Bytes()
+	res := c.Do(method, rawURL, bytes.NewReader(body), header)
+	return res.Code, res.Header, res.Body
 }
 
 // pushImage pushes a one-layer image with Basic credentials straight on
@@ -49,7 +42,7 @@ func (c *client) pushImage(repo, tag string, auth http.Header) int {
 	layer := []byte("layer of " + repo)
 	config := []byte(`{"architecture":"amd64","os":"linux"}`)
 	for _, blob := range [][]byte{layer, config} {
-		status, hdr, _ := c.rawDo("POST", c.base+"/v2/"+repo+"/blobs/uploads/", nil, auth)
+		status, hdr, _ := c.rawDo("POST", c.Base+"/v2/"+repo+"/blobs/uploads/", nil, auth)
 		if status != http.StatusAccepted {
 			return status
 		}
@@ -58,7 +51,7 @@ func (c *client) pushImage(repo, tag string, auth http.Header) int {
 		q := loc.Query()
 		q.Set("digest", digestOf(blob))
 		loc.RawQuery = q.Encode()
-		status, _, _ = c.rawDo("PUT", c.base+loc.Path+"?"+loc.RawQuery, blob,
+		status, _, _ = c.rawDo("PUT", c.Base+loc.Path+"?"+loc.RawQuery, blob,
 			mergeHeader(auth, http.Header{"Content-Type": {"application/octet-stream"}}))
 		if status != http.StatusCreated {
 			return status
@@ -70,7 +63,7 @@ func (c *client) pushImage(repo, tag string, auth http.Header) int {
 		"config":        map[string]any{"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digestOf(config), "size": len(config)},
 		"layers":        []any{map[string]any{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digestOf(layer), "size": len(layer)}},
 	})
-	status, _, _ := c.rawDo("PUT", c.base+"/v2/"+repo+"/manifests/"+tag, manifest,
+	status, _, _ := c.rawDo("PUT", c.Base+"/v2/"+repo+"/manifests/"+tag, manifest,
 		mergeHeader(auth, http.Header{"Content-Type": {"application/vnd.oci.image.manifest.v1+json"}}))
 	return status
 }
@@ -91,8 +84,8 @@ func (c *client) generate(tokenName string, body map[string]any) map[string]stri
 	if body == nil {
 		body = map[string]any{}
 	}
-	body["tokenId"] = regPath("acremu", "myregistry") + "/tokens/" + tokenName
-	status, out := c.arm("POST", regPath("acremu", "myregistry")+"/generateCredentials", body)
+	body["tokenId"] = testarm.RegistryPath("acremu", "myregistry") + "/tokens/" + tokenName
+	status, out := c.arm("POST", testarm.RegistryPath("acremu", "myregistry")+"/generateCredentials", body)
 	require.Equal(c.t, 200, status, out)
 	require.Equal(c.t, tokenName, out["username"])
 	pw := map[string]string{}
@@ -109,7 +102,7 @@ func (c *client) generate(tokenName string, body map[string]any) map[string]stri
 func TestRepositoryScopedTokens(t *testing.T) {
 	s := startServer(t, testConfig(t))
 	c := newClient(t, s)
-	reg := regPath("acremu", "myregistry")
+	reg := testarm.RegistryPath("acremu", "myregistry")
 
 	// An admin-like token pushes the images the others read.
 	status, out := c.arm("PUT", reg+"/tokens/pusher", map[string]any{"properties": map[string]any{"scopeMapId": reg + "/scopeMaps/_repositories_admin"}})
@@ -129,16 +122,17 @@ func TestRepositoryScopedTokens(t *testing.T) {
 	ci := basicAuth("ci-token", pw["password1"])
 
 	pull := func(repo string, auth http.Header) int {
-		status, _, _ := c.rawDo("GET", c.base+"/v2/"+repo+"/manifests/v1", nil,
+		status, _, _ := c.rawDo("GET", c.Base+"/v2/"+repo+"/manifests/v1", nil,
 			mergeHeader(auth, http.Header{"Accept": {"application/vnd.oci.image.manifest.v1+json"}}))
 		return status
 	}
 	tokenFor := func(auth http.Header, scope string) (int, []byte) {
-		status, _, body := c.rawDo("GET", c.base+"/oauth2/token?"+url.Values{"service": {strings.TrimPrefix(c.base, "http://")}, "scope": {scope}}.Encode(), nil, auth)
+		status, _, body := c.rawDo("GET", c.Base+"/oauth2/token?"+url.Values{"service": {strings.TrimPrefix(c.Base, "http://")}, "scope": {scope}}.Encode(), nil, auth)
 		return status, body
 	}
 
 	t.Run("scope map decides", func(t *testing.T) {
+		c := c.forTest(t)
 		tests := []struct {
 			name string
 			repo string
@@ -159,15 +153,16 @@ func TestRepositoryScopedTokens(t *testing.T) {
 		assert.NotContains(t, claims, "push")
 
 		// grant_type=password, as az and the SDKs ask.
-		status, _, body = c.rawDo("POST", c.base+"/oauth2/token", []byte(url.Values{"grant_type": {"password"}, "username": {"ci-token"},
+		status, _, body = c.rawDo("POST", c.Base+"/oauth2/token", []byte(url.Values{"grant_type": {"password"}, "username": {"ci-token"},
 			"password": {pw["password2"]}, "scope": {"repository:hello:pull"}}.Encode()), http.Header{"Content-Type": {"application/x-www-form-urlencoded"}})
 		assert.Equal(t, 200, status, string(body))
 
-		status, _, _ = c.rawDo("GET", c.base+"/v2/_catalog", nil, ci)
+		status, _, _ = c.rawDo("GET", c.Base+"/v2/_catalog", nil, ci)
 		assert.Equal(t, 401, status, "tokens never list the catalog")
 	})
 
 	t.Run("scope map update applies at once", func(t *testing.T) {
+		c := c.forTest(t)
 		status, out := c.arm("PATCH", reg+"/scopeMaps/pullhello", map[string]any{"properties": map[string]any{
 			"actions": []string{"repositories/hello/content/read", "repositories/hello/content/write", "repositories/team/*/content/read"}}})
 		require.Equal(t, 200, status, out)
@@ -175,12 +170,13 @@ func TestRepositoryScopedTokens(t *testing.T) {
 	})
 
 	t.Run("disabled token is refused, saying so", func(t *testing.T) {
+		c := c.forTest(t)
 		status, out := c.arm("PATCH", reg+"/tokens/ci-token", map[string]any{"properties": map[string]any{"status": "disabled"}})
 		require.Equal(t, 200, status, out)
 		st, body := tokenFor(ci, "repository:hello:pull")
 		assert.Equal(t, 401, st)
 		assert.Contains(t, string(body), "disabled")
-		status, _, body = c.rawDo("GET", c.base+"/v2/hello/manifests/v1", nil, ci)
+		status, _, body = c.rawDo("GET", c.Base+"/v2/hello/manifests/v1", nil, ci)
 		assert.Equal(t, 401, status)
 		assert.Contains(t, string(body), "disabled")
 		status, out = c.arm("PATCH", reg+"/tokens/ci-token", map[string]any{"properties": map[string]any{"status": "enabled"}})
@@ -189,6 +185,7 @@ func TestRepositoryScopedTokens(t *testing.T) {
 	})
 
 	t.Run("regenerating a password invalidates the old one", func(t *testing.T) {
+		c := c.forTest(t)
 		fresh := c.generate("ci-token", map[string]any{"name": "password1"})
 		require.Len(t, fresh, 1)
 		assert.Equal(t, 401, pull("hello", ci))
@@ -197,6 +194,7 @@ func TestRepositoryScopedTokens(t *testing.T) {
 	})
 
 	t.Run("expired password is refused, saying so", func(t *testing.T) {
+		c := c.forTest(t)
 		old := c.generate("ci-token", map[string]any{"name": "password2", "expiry": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)})
 		st, body := tokenFor(basicAuth("ci-token", old["password2"]), "repository:hello:pull")
 		assert.Equal(t, 401, st)
@@ -204,6 +202,7 @@ func TestRepositoryScopedTokens(t *testing.T) {
 	})
 
 	t.Run("GET shows passwords without values", func(t *testing.T) {
+		c := c.forTest(t)
 		status, out := c.arm("GET", reg+"/tokens/ci-token", nil)
 		require.Equal(t, 200, status, out)
 		b, _ := json.Marshal(out)
@@ -213,12 +212,14 @@ func TestRepositoryScopedTokens(t *testing.T) {
 	})
 
 	t.Run("deleted token stops at once", func(t *testing.T) {
+		c := c.forTest(t)
 		status, _ := c.arm("DELETE", reg+"/tokens/pusher", nil)
 		require.Equal(t, 200, status)
 		assert.Equal(t, 401, pull("hello", admin))
 	})
 
 	t.Run("firewall answers first", func(t *testing.T) {
+		c := c.forTest(t)
 		status, out := c.arm("PATCH", reg, map[string]any{"properties": map[string]any{"networkRuleSet": map[string]any{"defaultAction": "Deny"}}})
 		require.Equal(t, 200, status, out)
 		st, body := tokenFor(basicAuth("ci-token", "wrong"), "repository:hello:pull")
@@ -263,38 +264,39 @@ func TestTokensOutliveRegistryChanges(t *testing.T) {
 	cfg := testConfig(t)
 	s := startServer(t, cfg)
 	c := newClient(t, s)
-	reg := regPath("acremu", "myregistry")
+	reg := testarm.RegistryPath("acremu", "myregistry")
 	status, out := c.arm("PUT", reg+"/tokens/ci-token", map[string]any{"properties": map[string]any{"scopeMapId": reg + "/scopeMaps/_repositories_pull"}})
 	require.Equal(t, 201, status, out)
 	ci := basicAuth("ci-token", c.generate("ci-token", nil)["password1"])
 
 	steps := []struct {
 		name   string
-		change func(t *testing.T)
+		change func(t *testing.T, c *client)
 	}{
-		{"token created", func(*testing.T) {}},
-		{"admin password regenerated", func(t *testing.T) {
+		{"token created", func(*testing.T, *client) {}},
+		{"admin password regenerated", func(t *testing.T, c *client) {
 			status, out := c.arm("POST", reg+"/regenerateCredential", map[string]any{"name": "password2"})
 			require.Equal(t, 200, status, out)
 		}},
-		{"registry patched", func(t *testing.T) {
+		{"registry patched", func(t *testing.T, c *client) {
 			status, out := c.arm("PATCH", reg, map[string]any{"properties": map[string]any{"adminUserEnabled": false}})
 			require.Equal(t, 200, status, out)
 		}},
-		{"scope map added", func(t *testing.T) {
+		{"scope map added", func(t *testing.T, c *client) {
 			status, out := c.arm("PUT", reg+"/scopeMaps/pullhello", map[string]any{"properties": map[string]any{"actions": []string{"repositories/hello/content/read"}}})
 			require.Equal(t, 201, status, out)
 		}},
-		{"acremu restarted", func(t *testing.T) {
+		{"acremu restarted", func(t *testing.T, _ *client) {
 			require.NoError(t, s.Close(context.Background()))
-			s = startServer(t, cfg)
+			s = startServer(t, cfg) // the last step: closed with this subtest
 			c = newClient(t, s)
 		}},
 	}
 	for _, step := range steps {
 		t.Run(step.name, func(t *testing.T) {
-			step.change(t)
-			status, _, body := c.rawDo("GET", c.base+"/oauth2/token?"+url.Values{"service": {strings.TrimPrefix(c.base, "http://")}, "scope": {"repository:hello:pull"}}.Encode(), nil, ci)
+			step.change(t, c.forTest(t))
+			c := c.forTest(t)
+			status, _, body := c.rawDo("GET", c.Base+"/oauth2/token?"+url.Values{"service": {strings.TrimPrefix(c.Base, "http://")}, "scope": {"repository:hello:pull"}}.Encode(), nil, ci)
 			assert.Equal(t, 200, status, string(body))
 		})
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/acremu/acremu/internal/testarm"
 	"github.com/acremu/acremu/pkg/firewall"
 	"github.com/acremu/acremu/pkg/store"
 )
@@ -27,15 +28,15 @@ import (
 // first password.
 func createRegistry(t *testing.T, c *client, rg, name string, anonymous bool) (login, password string) {
 	t.Helper()
-	status, m := c.arm("PUT", sub+"/resourcegroups/"+rg, map[string]any{"location": "eastus"})
+	status, m := c.arm("PUT", testarm.SubscriptionPath+"/resourcegroups/"+rg, map[string]any{"location": "eastus"})
 	require.Contains(t, []int{200, 201}, status, m)
-	status, m = c.arm("PUT", regPath(rg, name), map[string]any{
+	status, m = c.arm("PUT", testarm.RegistryPath(rg, name), map[string]any{
 		"location": "eastus", "sku": map[string]string{"name": "Premium"},
 		"properties": map[string]any{"adminUserEnabled": true, "anonymousPullEnabled": anonymous},
 	})
 	require.Equal(t, 201, status, m)
 	login = loginServerOf(t, m)
-	status, m = c.arm("POST", regPath(rg, name)+"/listCredentials", nil)
+	status, m = c.arm("POST", testarm.RegistryPath(rg, name)+"/listCredentials", nil)
 	require.Equal(t, 200, status, m)
 	return login, m["passwords"].([]any)[0].(map[string]any)["value"].(string)
 }
@@ -54,7 +55,7 @@ func registryToken(t *testing.T, c *client, addr, host, service, user, password,
 	if user != "" {
 		req.SetBasicAuth(user, password)
 	}
-	resp, err := c.http.Do(req)
+	resp, err := c.HTTP.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
@@ -75,7 +76,7 @@ func bearerGet(t *testing.T, c *client, addr, host, path, tok string) int {
 	require.NoError(t, err)
 	req.Host = host
 	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := c.http.Do(req)
+	resp, err := c.HTTP.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
 	return resp.StatusCode
@@ -128,6 +129,7 @@ func TestTokensStayInTheirRegistry(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			c := c.forTest(t)
 			// At A the token works, whatever Host it was minted under.
 			assert.NotEqual(t, http.StatusUnauthorized, bearerGet(t, c, addrA, loginA, tt.path, tt.token), "at A")
 			for _, host := range []string{loginB, "invented.example:1", loginA} {
@@ -138,19 +140,22 @@ func TestTokensStayInTheirRegistry(t *testing.T) {
 	}
 
 	t.Run("the login server is accepted as service under another name", func(t *testing.T) {
+		c := c.forTest(t)
 		status, tok := registryToken(t, c, addrA, addrA, loginA, "registrya", pwA, catalog)
 		require.Equal(t, http.StatusOK, status, tok)
 		assert.Equal(t, http.StatusOK, bearerGet(t, c, addrA, addrA, "/v2/_catalog", tok))
 	})
 	t.Run("another registry as service is refused, saying why", func(t *testing.T) {
+		c := c.forTest(t)
 		status, body := registryToken(t, c, addrA, loginA, loginB, "registrya", pwA, catalog)
 		assert.Equal(t, http.StatusUnauthorized, status)
 		assert.Contains(t, body, "is not this registry")
 	})
 
 	t.Run("a deleted registry's tokens fail at its successor", func(t *testing.T) {
+		c := c.forTest(t)
 		tok := mint(loginA, loginA, "registrya", catalog)
-		status, _ := c.arm("DELETE", regPath("rg", "registrya"), nil)
+		status, _ := c.arm("DELETE", testarm.RegistryPath("rg", "registrya"), nil)
 		require.Equal(t, http.StatusOK, status)
 		// Same name, and the first free port again: A's old one.
 		login, _ := createRegistry(t, c, "rg", "registrya", true)
@@ -291,23 +296,23 @@ func TestFailedCreateLeavesNothing(t *testing.T) {
 	cfg.RegistryPorts = freeRange(t, 3) // the next create must get the first port again
 	s := startServer(t, cfg)
 	c := newClient(t, s)
-	status, m := c.arm("PUT", sub+"/resourcegroups/rg", map[string]any{"location": "eastus"})
+	status, m := c.arm("PUT", testarm.SubscriptionPath+"/resourcegroups/rg", map[string]any{"location": "eastus"})
 	require.Contains(t, []int{200, 201}, status, m)
 
 	regs := filepath.Join(cfg.DataDir, "registries")
 	moved := regs + ".away"
 	require.NoError(t, os.Rename(regs, moved))
 	require.NoError(t, os.WriteFile(regs, nil, 0o600)) // storage cannot be created below a file
-	status, m = c.arm("PUT", regPath("rg", "broken01"), map[string]any{"location": "eastus", "sku": map[string]string{"name": "Premium"}})
+	status, m = c.arm("PUT", testarm.RegistryPath("rg", "broken01"), map[string]any{"location": "eastus", "sku": map[string]string{"name": "Premium"}})
 	require.GreaterOrEqual(t, status, 400, m)
-	status, _ = c.arm("GET", regPath("rg", "broken01"), nil)
+	status, _ = c.arm("GET", testarm.RegistryPath("rg", "broken01"), nil)
 	assert.Equal(t, http.StatusNotFound, status, "nothing stored")
 	_, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", cfg.RegistryPorts.First))
 	assert.Error(t, err, "the port is not left open")
 
 	require.NoError(t, os.Remove(regs))
 	require.NoError(t, os.Rename(moved, regs))
-	status, m = c.arm("PUT", regPath("rg", "fixed01"), map[string]any{"location": "eastus", "sku": map[string]string{"name": "Premium"}})
+	status, m = c.arm("PUT", testarm.RegistryPath("rg", "fixed01"), map[string]any{"location": "eastus", "sku": map[string]string{"name": "Premium"}})
 	require.Equal(t, 201, status, m)
 	assert.Equal(t, fmt.Sprintf("localhost:%d", cfg.RegistryPorts.First), loginServerOf(t, m))
 }
@@ -323,7 +328,7 @@ func TestProxyProtocolClientIgnoresItsOwnForwardingHeaders(t *testing.T) {
 	cfg.TrustedProxies = []netip.Prefix{loopback}
 	s := startServer(t, cfg)
 	c := newClient(t, s)
-	status, m := c.arm("PATCH", regPath(DefaultResourceGroup, "myregistry"), map[string]any{"properties": map[string]any{
+	status, m := c.arm("PATCH", testarm.RegistryPath(DefaultResourceGroup, "myregistry"), map[string]any{"properties": map[string]any{
 		"networkRuleSet": map[string]any{"defaultAction": "Deny", "ipRules": []map[string]string{{"action": "Allow", "value": "52.1.2.3"}}},
 	}})
 	require.Equal(t, 200, status, m)
@@ -385,7 +390,7 @@ func TestPortalHidesWellKnownSecretWhenExposed(t *testing.T) {
 			cfg.Listen = []string{tt.listen}
 			s := startServer(t, cfg)
 			c := newClient(t, s)
-			status, body := c.do("GET", c.base+"/portal/signin", nil, nil)
+			status, body := c.do("GET", c.Base+"/portal/signin", nil, nil)
 			require.Equal(t, 200, status)
 			assert.Equal(t, tt.wantHint, strings.Contains(string(body), DefaultClientSecret))
 		})

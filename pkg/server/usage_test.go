@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/acremu/acremu/internal/testarm"
 )
 
 // TestUsageReportsStorageBytes checks that listUsages' Size is what the
@@ -24,7 +26,7 @@ func TestUsageReportsStorageBytes(t *testing.T) {
 
 	size := func() float64 {
 		t.Helper()
-		status, m := c.arm(http.MethodGet, regPath(DefaultResourceGroup, cfg.DefaultRegistry)+"/listUsages", nil)
+		status, m := c.arm(http.MethodGet, testarm.RegistryPath(DefaultResourceGroup, cfg.DefaultRegistry)+"/listUsages", nil)
 		require.Equal(t, http.StatusOK, status, "%v", m)
 		for _, u := range m["value"].([]any) {
 			if u := u.(map[string]any); u["name"] == "Size" {
