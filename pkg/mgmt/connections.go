@@ -53,9 +53,9 @@ func renderConnection(reg store.Registry, c store.PrivateEndpointConnection) peC
 	return j
 }
 
-// connections are a registry's private endpoint connections, stored in
-// its record.
-var connections = childKind[store.Registry, peConnectionJSON]{
+// connectionKind describes a registry's private endpoint connections,
+// stored in its record.
+var connectionKind = childKind[store.Registry, peConnectionJSON]{
 	param:  "conn",
 	parent: (*API).registryInTx,
 	commit: commitRegistryRecord,
@@ -72,7 +72,7 @@ var connections = childKind[store.Registry, peConnectionJSON]{
 }
 
 func (a *API) listConnections(w http.ResponseWriter, r *http.Request) error {
-	return connections.list(a, w, r)
+	return connectionKind.list(a, w, r)
 }
 
 func connectionIndex(reg store.Registry, name string) int {
@@ -84,7 +84,7 @@ func connectionNotFound(reg store.Registry, name string) error {
 }
 
 func (a *API) getConnection(w http.ResponseWriter, r *http.Request) error {
-	return connections.get(a, w, r)
+	return connectionKind.get(a, w, r)
 }
 
 // putConnection is how the registry owner approves or rejects a
@@ -118,7 +118,7 @@ func (a *API) putConnection(w http.ResponseWriter, r *http.Request) error {
 			"The private link service connection status '%s' is invalid. Valid values are Approved, Rejected, Pending and Disconnected.", st.Status)
 	}
 	name := pathParam(r, "conn")
-	_, err := connections.write(a, w, r, func(_ *store.Tx, reg *store.Registry) (peConnectionJSON, bool, error) {
+	_, err := connectionKind.write(a, w, r, func(_ *store.Tx, reg *store.Registry) (peConnectionJSON, bool, error) {
 		i := connectionIndex(*reg, name)
 		if i < 0 {
 			return peConnectionJSON{}, false, connectionNotFound(*reg, name)
@@ -139,7 +139,7 @@ func (a *API) putConnection(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) deleteConnection(w http.ResponseWriter, r *http.Request) error {
 	name := pathParam(r, "conn")
-	_, err := connections.remove(a, w, r, func(_ *store.Tx, reg *store.Registry) (bool, error) {
+	_, err := connectionKind.remove(a, w, r, func(_ *store.Tx, reg *store.Registry) (bool, error) {
 		i := connectionIndex(*reg, name)
 		if i < 0 {
 			return false, nil

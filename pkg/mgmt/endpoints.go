@@ -109,11 +109,11 @@ func (a *API) renderEndpoint(tx *store.Tx, p store.PrivateEndpoint) endpointJSON
 	return out
 }
 
-// privateEndpoints are a resource group's private endpoints, or the
+// endpointKind describes a resource group's private endpoints, or the
 // subscription's in a subscription-wide list. A write changes the
 // registry an endpoint connects to, not the group, so putEndpoint and
 // deleteEndpoint commit by hand rather than through the kind.
-var privateEndpoints = childKind[store.ResourceGroup, endpointJSON]{
+var endpointKind = childKind[store.ResourceGroup, endpointJSON]{
 	param:  "pe",
 	parent: (*API).groupOfRoute,
 	one: func(a *API, tx *store.Tx, _ *http.Request, g store.ResourceGroup, name string) (endpointJSON, error) {
@@ -269,11 +269,11 @@ func (a *API) privateEndpoint(tx *store.Tx, g store.ResourceGroup, name string) 
 }
 
 func (a *API) getEndpoint(w http.ResponseWriter, r *http.Request) error {
-	return privateEndpoints.get(a, w, r)
+	return endpointKind.get(a, w, r)
 }
 
 func (a *API) listEndpoints(w http.ResponseWriter, r *http.Request) error {
-	return privateEndpoints.list(a, w, r)
+	return endpointKind.list(a, w, r)
 }
 
 // deleteEndpoint removes the endpoint and its connection from the

@@ -30,9 +30,9 @@ func (a *API) privateLinkResource(reg store.Registry) privateLinkResourceJSON {
 	return j
 }
 
-// privateLinkResources are a registry's private link resources: the
+// privateLinkKind describes a registry's private link resources: the
 // one group id there is. They are read-only.
-var privateLinkResources = childKind[store.Registry, privateLinkResourceJSON]{
+var privateLinkKind = childKind[store.Registry, privateLinkResourceJSON]{
 	param:  "plr",
 	parent: (*API).registryInTx,
 	one: func(a *API, _ *store.Tx, _ *http.Request, reg store.Registry, name string) (privateLinkResourceJSON, error) {
@@ -47,9 +47,9 @@ var privateLinkResources = childKind[store.Registry, privateLinkResourceJSON]{
 }
 
 func (a *API) listPrivateLinkResources(w http.ResponseWriter, r *http.Request) error {
-	return privateLinkResources.list(a, w, r)
+	return privateLinkKind.list(a, w, r)
 }
 
 func (a *API) getPrivateLinkResource(w http.ResponseWriter, r *http.Request) error {
-	return privateLinkResources.get(a, w, r)
+	return privateLinkKind.get(a, w, r)
 }

@@ -123,9 +123,10 @@ func replicationNotFound(name string) error {
 		replicationType, name)
 }
 
-// replications are a registry's replications, the home region's first,
-// for every SKU (the Terraform provider lists them on every refresh).
-var replications = childKind[store.Registry, replicationJSON]{
+// replicationKind describes a registry's replications, the home
+// region's first, for every SKU (the Terraform provider lists them on
+// every refresh).
+var replicationKind = childKind[store.Registry, replicationJSON]{
 	param:  "replication",
 	parent: (*API).registryInTx,
 	commit: commitRegistryRecord,
@@ -150,11 +151,11 @@ var replications = childKind[store.Registry, replicationJSON]{
 }
 
 func (a *API) listReplications(w http.ResponseWriter, r *http.Request) error {
-	return replications.list(a, w, r)
+	return replicationKind.list(a, w, r)
 }
 
 func (a *API) getReplication(w http.ResponseWriter, r *http.Request) error {
-	return replications.get(a, w, r)
+	return replicationKind.get(a, w, r)
 }
 
 // putReplication creates (201) or replaces (200) a replication of a
@@ -182,7 +183,7 @@ func (a *API) writeReplication(w http.ResponseWriter, r *http.Request, put bool)
 	now := a.now().UTC()
 	var regName string
 	var rep store.Replication
-	created, err := replications.write(a, w, r, func(_ *store.Tx, reg *store.Registry) (replicationJSON, bool, error) {
+	created, err := replicationKind.write(a, w, r, func(_ *store.Tx, reg *store.Registry) (replicationJSON, bool, error) {
 		regName = reg.Name
 		i, home := findReplication(*reg, name)
 		switch {
@@ -283,7 +284,7 @@ func (in *replicationInput) applyTo(rep *store.Replication, reg store.Registry, 
 func (a *API) deleteReplication(w http.ResponseWriter, r *http.Request) error {
 	name := pathParam(r, "replication")
 	appID := claimsFrom(r.Context()).AppID
-	deleted, err := replications.remove(a, w, r, func(_ *store.Tx, reg *store.Registry) (bool, error) {
+	deleted, err := replicationKind.remove(a, w, r, func(_ *store.Tx, reg *store.Registry) (bool, error) {
 		i, home := findReplication(*reg, name)
 		switch {
 		case home:

@@ -202,9 +202,9 @@ type scopeMapInput struct {
 	} `json:"properties"`
 }
 
-// scopeMaps are a registry's scope maps: the system-defined ones, then
-// the stored ones, listed in pages by name.
-var scopeMaps = childKind[store.Registry, scopeMapJSON]{
+// scopeMapKind describes a registry's scope maps: the system-defined
+// ones, then the stored ones, listed in pages by name.
+var scopeMapKind = childKind[store.Registry, scopeMapJSON]{
 	param:   "scopemap",
 	parent:  (*API).registryInTx,
 	pageKey: func(m scopeMapJSON) string { return strings.ToLower(m.Name) },
@@ -233,11 +233,11 @@ var scopeMaps = childKind[store.Registry, scopeMapJSON]{
 }
 
 func (a *API) listScopeMaps(w http.ResponseWriter, r *http.Request) error {
-	return scopeMaps.list(a, w, r)
+	return scopeMapKind.list(a, w, r)
 }
 
 func (a *API) getScopeMap(w http.ResponseWriter, r *http.Request) error {
-	return scopeMaps.get(a, w, r)
+	return scopeMapKind.get(a, w, r)
 }
 
 // putScopeMap creates (201) or replaces (200) a scope map, synchronously.
@@ -290,7 +290,7 @@ func (a *API) writeScopeMap(w http.ResponseWriter, r *http.Request, put bool) er
 	}
 	appID := claimsFrom(r.Context()).AppID
 	now := a.now().UTC()
-	created, err := scopeMaps.write(a, w, r, func(tx *store.Tx, reg *store.Registry) (scopeMapJSON, bool, error) {
+	created, err := scopeMapKind.write(a, w, r, func(tx *store.Tx, reg *store.Registry) (scopeMapJSON, bool, error) {
 		created := false
 		m, err := tx.ScopeMap(reg.ID, name)
 		switch {
@@ -335,7 +335,7 @@ func (a *API) deleteScopeMap(w http.ResponseWriter, r *http.Request) error {
 	if sys := findSystemScopeMap(name); sys != nil {
 		return systemScopeMapReadOnly(sys.name)
 	}
-	_, err := scopeMaps.remove(a, w, r, func(tx *store.Tx, reg *store.Registry) (bool, error) {
+	_, err := scopeMapKind.remove(a, w, r, func(tx *store.Tx, reg *store.Registry) (bool, error) {
 		return deletedFromStore(tx.DeleteScopeMap(reg.ID, name))
 	})
 	return err

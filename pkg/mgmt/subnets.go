@@ -79,8 +79,9 @@ func checkSubnet(vnet string, space []netip.Prefix, s store.Subnet) error {
 	return nil
 }
 
-// subnets are a virtual network's subnets, in the network's order.
-var subnets = childKind[store.VirtualNetwork, subnetJSON]{
+// subnetKind describes a virtual network's subnets, in the network's
+// order.
+var subnetKind = childKind[store.VirtualNetwork, subnetJSON]{
 	param:  "subnet",
 	parent: (*API).vnetFromPath,
 	commit: commitPlain[store.VirtualNetwork],
@@ -119,7 +120,7 @@ func (a *API) putSubnet(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	name := pathParam(r, "subnet")
-	_, err := subnets.write(a, w, r, func(tx *store.Tx, v *store.VirtualNetwork) (subnetJSON, bool, error) {
+	_, err := subnetKind.write(a, w, r, func(tx *store.Tx, v *store.VirtualNetwork) (subnetJSON, bool, error) {
 		space, err := parseSpace(v.Name, v.AddressPrefixes)
 		if err != nil {
 			return subnetJSON{}, false, err
@@ -146,17 +147,17 @@ func (a *API) putSubnet(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) getSubnet(w http.ResponseWriter, r *http.Request) error {
-	return subnets.get(a, w, r)
+	return subnetKind.get(a, w, r)
 }
 
 func (a *API) listSubnets(w http.ResponseWriter, r *http.Request) error {
-	return subnets.list(a, w, r)
+	return subnetKind.list(a, w, r)
 }
 
 // deleteSubnet answers 200 whether or not the subnet existed, so it does
 // not use subnets.remove, which answers 204 for a missing one.
 func (a *API) deleteSubnet(w http.ResponseWriter, r *http.Request) error {
-	err := subnets.commit(a, func(tx *store.Tx) (store.VirtualNetwork, bool, error) {
+	err := subnetKind.commit(a, func(tx *store.Tx) (store.VirtualNetwork, bool, error) {
 		v, err := a.vnetFromPath(tx, r)
 		if err != nil {
 			return v, false, err

@@ -196,8 +196,8 @@ func resolveScopeMap(tx *store.Tx, reg store.Registry, id string) (string, error
 	return m.Name, err
 }
 
-// tokens are a registry's tokens, listed in pages by name.
-var tokens = childKind[store.Registry, tokenJSON]{
+// tokenKind describes a registry's tokens, listed in pages by name.
+var tokenKind = childKind[store.Registry, tokenJSON]{
 	param:   "token",
 	parent:  (*API).registryInTx,
 	pageKey: func(t tokenJSON) string { return strings.ToLower(t.Name) },
@@ -220,11 +220,11 @@ var tokens = childKind[store.Registry, tokenJSON]{
 }
 
 func (a *API) listTokens(w http.ResponseWriter, r *http.Request) error {
-	return tokens.list(a, w, r)
+	return tokenKind.list(a, w, r)
 }
 
 func (a *API) getToken(w http.ResponseWriter, r *http.Request) error {
-	return tokens.get(a, w, r)
+	return tokenKind.get(a, w, r)
 }
 
 func (a *API) putToken(w http.ResponseWriter, r *http.Request) error {
@@ -276,7 +276,7 @@ func (a *API) writeToken(w http.ResponseWriter, r *http.Request, put bool) error
 	appID := claimsFrom(r.Context()).AppID
 	now := a.now().UTC()
 	var out tokenJSON
-	created, err := tokens.write(a, w, r, func(tx *store.Tx, reg *store.Registry) (tokenJSON, bool, error) {
+	created, err := tokenKind.write(a, w, r, func(tx *store.Tx, reg *store.Registry) (tokenJSON, bool, error) {
 		created := false
 		t, err := tx.Token(reg.ID, name)
 		switch {
@@ -319,7 +319,7 @@ func (a *API) writeToken(w http.ResponseWriter, r *http.Request, put bool) error
 // passwords stop working at once.
 func (a *API) deleteToken(w http.ResponseWriter, r *http.Request) error {
 	name := pathParam(r, "token")
-	_, err := tokens.remove(a, w, r, func(tx *store.Tx, reg *store.Registry) (bool, error) {
+	_, err := tokenKind.remove(a, w, r, func(tx *store.Tx, reg *store.Registry) (bool, error) {
 		return deletedFromStore(tx.DeleteToken(reg.ID, name))
 	})
 	return err

@@ -75,9 +75,9 @@ func parseSpace(vnet string, prefixes []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// virtualNetworks are a resource group's virtual networks, or the
+// vnetKind describes a resource group's virtual networks, or the
 // subscription's in a subscription-wide list.
-var virtualNetworks = childKind[store.ResourceGroup, vnetJSON]{
+var vnetKind = childKind[store.ResourceGroup, vnetJSON]{
 	param:  "vnet",
 	parent: (*API).groupOfRoute,
 	commit: commitPlain[store.ResourceGroup],
@@ -127,7 +127,7 @@ func (a *API) putVNet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	_, err = virtualNetworks.write(a, w, r, func(tx *store.Tx, g *store.ResourceGroup) (vnetJSON, bool, error) {
+	_, err = vnetKind.write(a, w, r, func(tx *store.Tx, g *store.ResourceGroup) (vnetJSON, bool, error) {
 		created := false
 		old, err := tx.VirtualNetwork(a.cfg.Subscription, g.Name, name)
 		var v store.VirtualNetwork
@@ -213,15 +213,15 @@ func (a *API) virtualNetwork(tx *store.Tx, g store.ResourceGroup, name string) (
 }
 
 func (a *API) getVNet(w http.ResponseWriter, r *http.Request) error {
-	return virtualNetworks.get(a, w, r)
+	return vnetKind.get(a, w, r)
 }
 
 func (a *API) listVNets(w http.ResponseWriter, r *http.Request) error {
-	return virtualNetworks.list(a, w, r)
+	return vnetKind.list(a, w, r)
 }
 
 func (a *API) deleteVNet(w http.ResponseWriter, r *http.Request) error {
-	_, err := virtualNetworks.remove(a, w, r, func(tx *store.Tx, g *store.ResourceGroup) (bool, error) {
+	_, err := vnetKind.remove(a, w, r, func(tx *store.Tx, g *store.ResourceGroup) (bool, error) {
 		v, err := tx.VirtualNetwork(a.cfg.Subscription, g.Name, pathParam(r, "vnet"))
 		if errors.Is(err, store.ErrNotFound) {
 			return false, nil
