@@ -18,8 +18,9 @@ import (
 )
 
 // Hooks connect ARM changes to whoever serves registries (the front end).
-// They are called without any store transaction open (except AllocatePort)
-// and in commit order; they must not call back into the API.
+// AllocatePort and PrepareRegistry are called inside the changing store
+// transaction, the others after it; all in commit order. They must not
+// call back into the API.
 type Hooks interface {
 	// AllocatePort is called inside the create transaction with the ports
 	// already used by registries; it returns the data-plane port for the new
@@ -27,13 +28,16 @@ type Hooks interface {
 	// stores nothing: ErrNoPort (wrapped) gives a 409, anything else a 500.
 	AllocatePort(inUse []int) (int, error)
 	// PrepareRegistry is called inside the transaction that creates or
-	// updates r (including regenerated passwords), after everything else
-	// was validated and stored. It builds whatever can fail (the firewall
-	// policy, storage, a listener) without serving it yet: an error fails
-	// the change and stores nothing. The returned change is applied after
-	// the commit, or discarded when the commit fails, so the data plane never
-	// serves a state that is not stored, nor keeps one that was replaced.
-	PrepareRegistry(r store.Registry) (PreparedChange, error)
+	// updates r (including regenerated passwords) or changes its tokens or
+	// scope maps, after everything else was validated and stored. tokens
+	// are all of r's tokens as that transaction leaves them, each resolved
+	// to its scope map's actions. It builds whatever can fail (the firewall
+	// policy, credentials, storage, a listener) without serving it yet: an
+	// error fails the change and stores nothing. The returned change is
+	// applied after the commit, or discarded when the commit fails, so the
+	// data plane never serves a state that is not stored, nor keeps one
+	// that was replaced.
+	PrepareRegistry(r store.Registry, tokens []ResolvedToken) (PreparedChange, error)
 	// RegistryDeleted is called after the transaction committed; the front
 	// end removes its images.
 	RegistryDeleted(r store.Registry)
@@ -307,7 +311,7 @@ func (a *API) commitRegistry(change func(*store.Tx) (reg store.Registry, ok bool
 		if err := tx.PutRegistry(reg); err != nil {
 			return err
 		}
-		prepared, err = a.cfg.Hooks.PrepareRegistry(reg)
+		prepared, err = a.prepareDataPlane(tx, reg)
 		return err
 	}, func() {
 		if prepared.Apply != nil {
@@ -321,6 +325,17 @@ func (a *API) commitRegistry(change func(*store.Tx) (reg store.Registry, ok bool
 		return store.Registry{}, false, err
 	}
 	return reg, ok, nil
+}
+
+// prepareDataPlane asks the hooks to prepare reg with its tokens as tx
+// has them, so the data plane always gets the registry and its
+// credentials together.
+func (a *API) prepareDataPlane(tx *store.Tx, reg store.Registry) (PreparedChange, error) {
+	tokens, err := ResolveTokens(tx, reg.ID)
+	if err != nil {
+		return PreparedChange{}, err
+	}
+	return a.cfg.Hooks.PrepareRegistry(reg, tokens)
 }
 
 func (a *API) commit(fn func(*store.Tx) error, after func()) error {

@@ -280,7 +280,7 @@ func (a *API) deleteGroupNetworks(tx *store.Tx, g store.ResourceGroup) ([]Prepar
 		if err := tx.PutRegistry(reg); err != nil {
 			return prepared, err
 		}
-		ch, err := a.cfg.Hooks.PrepareRegistry(reg)
+		ch, err := a.prepareDataPlane(tx, reg)
 		if err != nil {
 			return prepared, err
 		}

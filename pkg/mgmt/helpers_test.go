@@ -20,8 +20,9 @@ import (
 )
 
 type hookEvent struct {
-	kind string // "changed" or "deleted"
-	reg  store.Registry
+	kind   string // "changed" or "deleted"
+	reg    store.Registry
+	tokens []mgmt.ResolvedToken // what PrepareRegistry was given
 }
 
 // fakeHooks records hook calls. onEvent, when set, runs inside each
@@ -58,10 +59,10 @@ func (h *fakeHooks) record(e hookEvent) {
 	h.events = append(h.events, e)
 }
 
-func (h *fakeHooks) PrepareRegistry(r store.Registry) (mgmt.PreparedChange, error) {
-	return mgmt.PreparedChange{Apply: func() { h.record(hookEvent{"changed", r}) }}, nil
+func (h *fakeHooks) PrepareRegistry(r store.Registry, tokens []mgmt.ResolvedToken) (mgmt.PreparedChange, error) {
+	return mgmt.PreparedChange{Apply: func() { h.record(hookEvent{"changed", r, tokens}) }}, nil
 }
-func (h *fakeHooks) RegistryDeleted(r store.Registry) { h.record(hookEvent{"deleted", r}) }
+func (h *fakeHooks) RegistryDeleted(r store.Registry) { h.record(hookEvent{"deleted", r, nil}) }
 
 func (h *fakeHooks) LoginServer(r store.Registry) string {
 	if r.Port != 0 {

@@ -162,3 +162,52 @@ func TestNewValidatesConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestPrepareRegistryCarriesTokens checks that every change, to the
+// registry or to its tokens and scope maps, hands the data plane all of
+// the registry's tokens with their scope maps' actions as committed.
+func TestPrepareRegistryCarriesTokens(t *testing.T) {
+	e := newEnv(t)
+	e.mustGroup("rg")
+	e.mustRegistry("rg", "tokreg01", "Basic", nil)
+	reg := testarm.RegistryPath("rg", "tokreg01")
+	sm := testarm.WithAPI(reg+"/scopeMaps/pullhello", apiTokens)
+	tok := func(n string) string { return testarm.WithAPI(reg+"/tokens/"+n, apiTokens) }
+	withScopeMap := func(name string) map[string]any {
+		return map[string]any{"properties": map[string]any{"scopeMapId": reg + "/scopeMaps/" + name}}
+	}
+	actions := func(a ...string) map[string]any { return map[string]any{"properties": map[string]any{"actions": a}} }
+
+	steps := []struct {
+		name, method, path string
+		body               any
+		wantCode           int
+		wantTokens         map[string][]string // name → actions
+	}{
+		{"scope map created", "PUT", sm, actions("repositories/hello/content/read"), 201, map[string][]string{}},
+		{"token created", "PUT", tok("pulltok"), withScopeMap("pullhello"), 201,
+			map[string][]string{"pulltok": {"repositories/hello/content/read"}}},
+		{"token with a system scope map", "PUT", tok("anytok"), withScopeMap("_repositories_pull"), 201,
+			map[string][]string{"pulltok": {"repositories/hello/content/read"}, "anytok": {"repositories/*/content/read"}}},
+		{"scope map changed", "PUT", sm, actions("repositories/world/content/read"), 200,
+			map[string][]string{"pulltok": {"repositories/world/content/read"}, "anytok": {"repositories/*/content/read"}}},
+		{"token deleted", "DELETE", tok("anytok"), nil, 200,
+			map[string][]string{"pulltok": {"repositories/world/content/read"}}},
+		{"registry patched", "PATCH", testarm.WithAPI(reg, testarm.APIRegistry), `{"properties":{"adminUserEnabled":true}}`, 200,
+			map[string][]string{"pulltok": {"repositories/world/content/read"}}},
+		{"scope map deleted", "DELETE", sm, nil, 200, map[string][]string{"pulltok": nil}},
+	}
+	for _, s := range steps {
+		res := e.arm.Request(s.method, s.path, s.body)
+		require.Equal(t, s.wantCode, res.Code, "%s: %s", s.name, res.Body)
+		evs := e.hooks.Events()
+		require.NotEmpty(t, evs, s.name)
+		last := evs[len(evs)-1]
+		require.Equal(t, "changed", last.kind, s.name)
+		got := map[string][]string{}
+		for _, tk := range last.tokens {
+			got[tk.Name] = tk.Actions
+		}
+		assert.Equal(t, s.wantTokens, got, s.name)
+	}
+}

@@ -279,12 +279,19 @@ func (a *API) registryInTx(tx *store.Tx, r *http.Request) (store.Registry, error
 // routeGroup is the route's resource group as stored ("" when the route
 // names none, i.e. a subscription-wide list), or 404 when it does not exist.
 func (a *API) routeGroup(tx *store.Tx, r *http.Request) (string, error) {
+	g, err := a.groupOfRoute(tx, r)
+	return g.Name, err
+}
+
+// groupOfRoute is the route's resource group (the zero group when the
+// route names none, i.e. a subscription-wide list), or 404 when it does
+// not exist.
+func (a *API) groupOfRoute(tx *store.Tx, r *http.Request) (store.ResourceGroup, error) {
 	name := pathParam(r, "rg")
 	if name == "" {
-		return "", nil
+		return store.ResourceGroup{}, nil
 	}
-	g, err := a.lookupGroup(tx, name)
-	return g.Name, err
+	return a.lookupGroup(tx, name)
 }
 
 // registriesFromPath lists the registries of the subscription, or of the

@@ -123,39 +123,39 @@ func replicationNotFound(name string) error {
 		replicationType, name)
 }
 
-// listReplications lists the registry's replications, the home region's
-// included, for every SKU (the Terraform provider lists them on every
-// refresh).
+// replicationKind describes a registry's replications, the home
+// region's first, for every SKU (the Terraform provider lists them on
+// every refresh).
+var replicationKind = childKind[store.Registry, replicationJSON]{
+	param:  "replication",
+	parent: (*API).registryInTx,
+	commit: commitRegistryRecord,
+	one: func(_ *API, _ *store.Tx, r *http.Request, reg store.Registry, name string) (replicationJSON, error) {
+		i, home := findReplication(reg, name)
+		switch {
+		case home:
+			return renderReplication(reg, homeReplication(reg), state(r).apiVersion), nil
+		case i < 0:
+			return replicationJSON{}, replicationNotFound(name)
+		}
+		return renderReplication(reg, reg.Replications[i], state(r).apiVersion), nil
+	},
+	all: func(_ *API, _ *store.Tx, r *http.Request, reg store.Registry) ([]replicationJSON, error) {
+		reps := allReplications(reg)
+		out := make([]replicationJSON, len(reps))
+		for i, rep := range reps {
+			out[i] = renderReplication(reg, rep, state(r).apiVersion)
+		}
+		return out, nil
+	},
+}
+
 func (a *API) listReplications(w http.ResponseWriter, r *http.Request) error {
-	reg, err := a.registryFromPath(r)
-	if err != nil {
-		return err
-	}
-	reps := allReplications(reg)
-	out := list[replicationJSON]{Value: make([]replicationJSON, len(reps))}
-	for i, rep := range reps {
-		out.Value[i] = renderReplication(reg, rep, state(r).apiVersion)
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return replicationKind.list(a, w, r)
 }
 
 func (a *API) getReplication(w http.ResponseWriter, r *http.Request) error {
-	reg, err := a.registryFromPath(r)
-	if err != nil {
-		return err
-	}
-	name := pathParam(r, "replication")
-	i, home := findReplication(reg, name)
-	switch {
-	case home:
-		writeJSON(w, http.StatusOK, renderReplication(reg, homeReplication(reg), state(r).apiVersion))
-	case i < 0:
-		return replicationNotFound(name)
-	default:
-		writeJSON(w, http.StatusOK, renderReplication(reg, reg.Replications[i], state(r).apiVersion))
-	}
-	return nil
+	return replicationKind.get(a, w, r)
 }
 
 // putReplication creates (201) or replaces (200) a replication of a
@@ -181,59 +181,50 @@ func (a *API) writeReplication(w http.ResponseWriter, r *http.Request, put bool)
 	}
 	appID := claimsFrom(r.Context()).AppID
 	now := a.now().UTC()
-	created := false
+	var regName string
 	var rep store.Replication
-	reg, _, err := a.commitRegistry(func(tx *store.Tx) (store.Registry, bool, error) {
-		reg, err := a.registryInTx(tx, r)
-		if err != nil {
-			return reg, false, err
-		}
-		i, home := findReplication(reg, name)
+	created, err := replicationKind.write(a, w, r, func(_ *store.Tx, reg *store.Registry) (replicationJSON, bool, error) {
+		regName = reg.Name
+		i, home := findReplication(*reg, name)
 		switch {
 		case home:
-			return reg, false, badRequest("HomeReplicationNotModifiable",
+			return replicationJSON{}, false, badRequest("HomeReplicationNotModifiable",
 				"The replication '%s' is the home region of registry '%s'; it is created and deleted with the registry and cannot be changed.", name, reg.Name)
 		case i < 0 && !put:
-			return reg, false, replicationNotFound(name)
+			return replicationJSON{}, false, replicationNotFound(name)
 		case reg.SKU != skuPremium:
-			return reg, false, badRequest("GeoReplicationNotSupported",
+			return replicationJSON{}, false, badRequest("GeoReplicationNotSupported",
 				"Geo-replication is not supported for the SKU %s. It requires the Premium SKU.", reg.SKU)
 		}
-		if i >= 0 {
-			rep = reg.Replications[i]
-		} else {
+		created := i < 0
+		if created {
 			rep = store.Replication{Name: name, RegionEndpointEnabled: true, ZoneRedundancy: "Disabled", CreatedAt: now, CreatedBy: appID}
-			created = true
+		} else {
+			rep = reg.Replications[i]
 		}
-		if err := in.applyTo(&rep, reg, put, created); err != nil {
-			return reg, false, err
+		if err := in.applyTo(&rep, *reg, put, created); err != nil {
+			return replicationJSON{}, false, err
 		}
 		for j, other := range reg.Replications {
 			if j != i && other.Location == rep.Location {
-				return reg, false, newError(http.StatusConflict, "ReplicationAlreadyExists",
+				return replicationJSON{}, false, newError(http.StatusConflict, "ReplicationAlreadyExists",
 					"Registry '%s' already has the replication '%s' in location '%s'.", reg.Name, other.Name, rep.Location)
 			}
 		}
 		rep.LastModifiedAt, rep.LastModifiedBy = now, appID
 		reg.Replications = append([]store.Replication(nil), reg.Replications...)
-		if i >= 0 {
-			reg.Replications[i] = rep
-		} else {
+		if created {
 			reg.Replications = append(reg.Replications, rep)
+		} else {
+			reg.Replications[i] = rep
 		}
-		stamp(&reg, appID, now)
-		return reg, true, nil
+		stamp(reg, appID, now)
+		return renderReplication(*reg, rep, state(r).apiVersion), created, nil
 	})
-	if err != nil {
-		return err
-	}
-	status := http.StatusOK
 	if created {
-		status = http.StatusCreated
-		a.log.Info("replication created", "registry", reg.Name, "replication", rep.Name, "location", rep.Location)
+		a.log.Info("replication created", "registry", regName, "replication", rep.Name, "location", rep.Location)
 	}
-	writeJSON(w, status, renderReplication(reg, rep, state(r).apiVersion))
-	return nil
+	return err
 }
 
 // applyTo validates in and writes it into rep. A PUT needs a location and
@@ -293,35 +284,23 @@ func (in *replicationInput) applyTo(rep *store.Replication, reg store.Registry, 
 func (a *API) deleteReplication(w http.ResponseWriter, r *http.Request) error {
 	name := pathParam(r, "replication")
 	appID := claimsFrom(r.Context()).AppID
-	found := false
-	_, _, err := a.commitRegistry(func(tx *store.Tx) (store.Registry, bool, error) {
-		reg, err := a.registryInTx(tx, r)
-		if err != nil {
-			return reg, false, err
-		}
-		i, home := findReplication(reg, name)
+	deleted, err := replicationKind.remove(a, w, r, func(_ *store.Tx, reg *store.Registry) (bool, error) {
+		i, home := findReplication(*reg, name)
 		switch {
 		case home:
-			return reg, false, badRequest("HomeReplicationNotModifiable",
+			return false, badRequest("HomeReplicationNotModifiable",
 				"The replication '%s' is the home region of registry '%s'; delete the registry to delete it.", name, reg.Name)
 		case i < 0:
-			return reg, false, nil
+			return false, nil
 		}
-		found = true
 		reg.Replications = append(append([]store.Replication(nil), reg.Replications[:i]...), reg.Replications[i+1:]...)
-		stamp(&reg, appID, a.now().UTC())
-		return reg, true, nil
+		stamp(reg, appID, a.now().UTC())
+		return true, nil
 	})
-	if err != nil {
-		return err
+	if deleted {
+		a.log.Info("replication deleted", "replication", name)
 	}
-	if !found {
-		writeEmpty(w, http.StatusNoContent)
-		return nil
-	}
-	a.log.Info("replication deleted", "replication", name)
-	writeEmpty(w, http.StatusOK)
-	return nil
+	return err
 }
 
 // validateReplicationName applies ACR's rule: 5-50 alphanumeric characters.

@@ -202,13 +202,25 @@ type scopeMapInput struct {
 	} `json:"properties"`
 }
 
-func (a *API) listScopeMaps(w http.ResponseWriter, r *http.Request) error {
-	var out []scopeMapJSON
-	err := a.cfg.Store.View(func(tx *store.Tx) error {
-		reg, err := a.registryInTx(tx, r)
-		if err != nil {
-			return err
+// scopeMapKind describes a registry's scope maps: the system-defined
+// ones, then the stored ones, listed in pages by name.
+var scopeMapKind = childKind[store.Registry, scopeMapJSON]{
+	param:   "scopemap",
+	parent:  (*API).registryInTx,
+	pageKey: func(m scopeMapJSON) string { return strings.ToLower(m.Name) },
+	commit:  commitRegistryAuth,
+	one: func(_ *API, tx *store.Tx, _ *http.Request, reg store.Registry, name string) (scopeMapJSON, error) {
+		if sys := findSystemScopeMap(name); sys != nil {
+			return renderSystemScopeMap(reg, *sys), nil
 		}
+		m, err := tx.ScopeMap(reg.ID, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return scopeMapJSON{}, scopeMapNotFound(reg, name)
+		}
+		return renderScopeMap(reg, m), err
+	},
+	all: func(_ *API, tx *store.Tx, _ *http.Request, reg store.Registry) ([]scopeMapJSON, error) {
+		var out []scopeMapJSON
 		for _, m := range systemScopeMaps {
 			out = append(out, renderSystemScopeMap(reg, m))
 		}
@@ -216,43 +228,16 @@ func (a *API) listScopeMaps(w http.ResponseWriter, r *http.Request) error {
 		for _, m := range maps {
 			out = append(out, renderScopeMap(reg, m))
 		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	page, err := paginate(a, r, out, func(m scopeMapJSON) string { return strings.ToLower(m.Name) })
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, page)
-	return nil
+		return out, err
+	},
+}
+
+func (a *API) listScopeMaps(w http.ResponseWriter, r *http.Request) error {
+	return scopeMapKind.list(a, w, r)
 }
 
 func (a *API) getScopeMap(w http.ResponseWriter, r *http.Request) error {
-	name := pathParam(r, "scopemap")
-	var out scopeMapJSON
-	err := a.cfg.Store.View(func(tx *store.Tx) error {
-		reg, err := a.registryInTx(tx, r)
-		if err != nil {
-			return err
-		}
-		if sys := findSystemScopeMap(name); sys != nil {
-			out = renderSystemScopeMap(reg, *sys)
-			return nil
-		}
-		m, err := tx.ScopeMap(reg.ID, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return scopeMapNotFound(reg, name)
-		}
-		out = renderScopeMap(reg, m)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return scopeMapKind.get(a, w, r)
 }
 
 // putScopeMap creates (201) or replaces (200) a scope map, synchronously.
@@ -305,16 +290,15 @@ func (a *API) writeScopeMap(w http.ResponseWriter, r *http.Request, put bool) er
 	}
 	appID := claimsFrom(r.Context()).AppID
 	now := a.now().UTC()
-	var out scopeMapJSON
-	created := false
-	err := a.commitAuth(r, func(tx *store.Tx, reg store.Registry) error {
+	created, err := scopeMapKind.write(a, w, r, func(tx *store.Tx, reg *store.Registry) (scopeMapJSON, bool, error) {
+		created := false
 		m, err := tx.ScopeMap(reg.ID, name)
 		switch {
 		case err == nil:
 		case !errors.Is(err, store.ErrNotFound):
-			return err
+			return scopeMapJSON{}, false, err
 		case !put:
-			return scopeMapNotFound(reg, name)
+			return scopeMapJSON{}, false, scopeMapNotFound(*reg, name)
 		default:
 			m = store.ScopeMap{RegistryID: reg.ID, Name: name, CreatedAt: now, CreatedBy: appID}
 			created = true
@@ -329,19 +313,12 @@ func (a *API) writeScopeMap(w http.ResponseWriter, r *http.Request, put bool) er
 			m.Actions = slices.Clone(*actions)
 		}
 		m.LastModifiedAt, m.LastModifiedBy = now, appID
-		out = renderScopeMap(reg, m)
-		return tx.PutScopeMap(m)
+		return renderScopeMap(*reg, m), created, tx.PutScopeMap(m)
 	})
-	if err != nil {
-		return err
-	}
-	status := http.StatusOK
 	if created {
-		status = http.StatusCreated
-		a.log.Info("scope map created", "scopeMap", name, "actions", len(out.Properties.Actions))
+		a.log.Info("scope map created", "scopeMap", name, "actions", len(*actions))
 	}
-	writeJSON(w, status, out)
-	return nil
+	return err
 }
 
 func sameActions(a, b []string) bool {
@@ -358,18 +335,8 @@ func (a *API) deleteScopeMap(w http.ResponseWriter, r *http.Request) error {
 	if sys := findSystemScopeMap(name); sys != nil {
 		return systemScopeMapReadOnly(sys.name)
 	}
-	status := http.StatusOK
-	err := a.commitAuth(r, func(tx *store.Tx, reg store.Registry) error {
-		err := tx.DeleteScopeMap(reg.ID, name)
-		if errors.Is(err, store.ErrNotFound) {
-			status = http.StatusNoContent
-			return nil
-		}
-		return err
+	_, err := scopeMapKind.remove(a, w, r, func(tx *store.Tx, reg *store.Registry) (bool, error) {
+		return deletedFromStore(tx.DeleteScopeMap(reg.ID, name))
 	})
-	if err != nil {
-		return err
-	}
-	writeEmpty(w, status)
-	return nil
+	return err
 }

@@ -24,16 +24,6 @@ import (
 //     creates one.
 //   - certificates are accepted and ignored.
 
-// TokenHooks is an optional extension of Hooks: when the Hooks value
-// implements it, every change to a registry's tokens or scope maps calls
-// PrepareRegistryTokens inside the changing transaction with the
-// registry and all its tokens, each resolved to its scope map's actions.
-// The returned change is applied after the commit, as for
-// PrepareRegistry, so the data plane sees the change on its next request.
-type TokenHooks interface {
-	PrepareRegistryTokens(r store.Registry, tokens []ResolvedToken) (PreparedChange, error)
-}
-
 // ResolvedToken is a token with the actions of its scope map (none when
 // the scope map was deleted).
 type ResolvedToken struct {
@@ -70,24 +60,25 @@ func ResolveTokens(tx *store.Tx, regID string) ([]ResolvedToken, error) {
 // in the same transaction, prepares the data plane for the registry's
 // tokens as they then are; the prepared change goes live after the commit.
 func (a *API) commitAuth(r *http.Request, change func(tx *store.Tx, reg store.Registry) error) error {
-	var prepared PreparedChange
-	err := a.commit(func(tx *store.Tx) error {
+	return a.commitAuthIn(func(tx *store.Tx) (store.Registry, error) {
 		reg, err := a.registryInTx(tx, r)
 		if err != nil {
-			return err
+			return reg, err
 		}
-		if err := change(tx, reg); err != nil {
-			return err
-		}
-		th, ok := a.cfg.Hooks.(TokenHooks)
-		if !ok {
-			return nil
-		}
-		toks, err := ResolveTokens(tx, reg.ID)
+		return reg, change(tx, reg)
+	})
+}
+
+// commitAuthIn runs change, which returns the registry whose tokens or
+// scope maps it changed, as commitAuth does.
+func (a *API) commitAuthIn(change func(tx *store.Tx) (store.Registry, error)) error {
+	var prepared PreparedChange
+	err := a.commit(func(tx *store.Tx) error {
+		reg, err := change(tx)
 		if err != nil {
 			return err
 		}
-		prepared, err = th.PrepareRegistryTokens(reg, toks)
+		prepared, err = a.prepareDataPlane(tx, reg)
 		return err
 	}, func() {
 		if prepared.Apply != nil {
@@ -205,53 +196,35 @@ func resolveScopeMap(tx *store.Tx, reg store.Registry, id string) (string, error
 	return m.Name, err
 }
 
-func (a *API) listTokens(w http.ResponseWriter, r *http.Request) error {
-	var out []tokenJSON
-	err := a.cfg.Store.View(func(tx *store.Tx) error {
-		reg, err := a.registryInTx(tx, r)
-		if err != nil {
-			return err
+// tokenKind describes a registry's tokens, listed in pages by name.
+var tokenKind = childKind[store.Registry, tokenJSON]{
+	param:   "token",
+	parent:  (*API).registryInTx,
+	pageKey: func(t tokenJSON) string { return strings.ToLower(t.Name) },
+	commit:  commitRegistryAuth,
+	one: func(_ *API, tx *store.Tx, _ *http.Request, reg store.Registry, name string) (tokenJSON, error) {
+		t, err := tx.Token(reg.ID, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return tokenJSON{}, tokenNotFound(reg, name)
 		}
+		return renderToken(reg, t), err
+	},
+	all: func(_ *API, tx *store.Tx, _ *http.Request, reg store.Registry) ([]tokenJSON, error) {
+		var out []tokenJSON
 		toks, err := tx.Tokens(reg.ID)
 		for _, t := range toks {
 			out = append(out, renderToken(reg, t))
 		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if out == nil {
-		out = []tokenJSON{}
-	}
-	page, err := paginate(a, r, out, func(t tokenJSON) string { return strings.ToLower(t.Name) })
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, page)
-	return nil
+		return out, err
+	},
+}
+
+func (a *API) listTokens(w http.ResponseWriter, r *http.Request) error {
+	return tokenKind.list(a, w, r)
 }
 
 func (a *API) getToken(w http.ResponseWriter, r *http.Request) error {
-	name := pathParam(r, "token")
-	var out tokenJSON
-	err := a.cfg.Store.View(func(tx *store.Tx) error {
-		reg, err := a.registryInTx(tx, r)
-		if err != nil {
-			return err
-		}
-		t, err := tx.Token(reg.ID, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return tokenNotFound(reg, name)
-		}
-		out = renderToken(reg, t)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return tokenKind.get(a, w, r)
 }
 
 func (a *API) putToken(w http.ResponseWriter, r *http.Request) error {
@@ -303,22 +276,22 @@ func (a *API) writeToken(w http.ResponseWriter, r *http.Request, put bool) error
 	appID := claimsFrom(r.Context()).AppID
 	now := a.now().UTC()
 	var out tokenJSON
-	created := false
-	err := a.commitAuth(r, func(tx *store.Tx, reg store.Registry) error {
+	created, err := tokenKind.write(a, w, r, func(tx *store.Tx, reg *store.Registry) (tokenJSON, bool, error) {
+		created := false
 		t, err := tx.Token(reg.ID, name)
 		switch {
 		case err == nil:
 		case !errors.Is(err, store.ErrNotFound):
-			return err
+			return tokenJSON{}, false, err
 		case !put:
-			return tokenNotFound(reg, name)
+			return tokenJSON{}, false, tokenNotFound(*reg, name)
 		default:
 			t = store.Token{RegistryID: reg.ID, Name: name, Status: "enabled", CreatedAt: now, CreatedBy: appID}
 			created = true
 		}
 		if scopeMap != nil {
-			if t.ScopeMap, err = resolveScopeMap(tx, reg, *scopeMap); err != nil {
-				return err
+			if t.ScopeMap, err = resolveScopeMap(tx, *reg, *scopeMap); err != nil {
+				return tokenJSON{}, false, err
 			}
 		}
 		switch {
@@ -333,39 +306,23 @@ func (a *API) writeToken(w http.ResponseWriter, r *http.Request, put bool) error
 			})
 		}
 		t.LastModifiedAt, t.LastModifiedBy = now, appID
-		out = renderToken(reg, t)
-		return tx.PutToken(t)
+		out = renderToken(*reg, t)
+		return out, created, tx.PutToken(t)
 	})
-	if err != nil {
-		return err
-	}
-	code := http.StatusOK
 	if created {
-		code = http.StatusCreated
 		a.log.Info("token created", "token", name, "scopeMap", out.Properties.ScopeMapID)
 	}
-	writeJSON(w, code, out)
-	return nil
+	return err
 }
 
 // deleteToken deletes a token: 200, or 204 when there is none. Its
 // passwords stop working at once.
 func (a *API) deleteToken(w http.ResponseWriter, r *http.Request) error {
 	name := pathParam(r, "token")
-	status := http.StatusOK
-	err := a.commitAuth(r, func(tx *store.Tx, reg store.Registry) error {
-		err := tx.DeleteToken(reg.ID, name)
-		if errors.Is(err, store.ErrNotFound) {
-			status = http.StatusNoContent
-			return nil
-		}
-		return err
+	_, err := tokenKind.remove(a, w, r, func(tx *store.Tx, reg *store.Registry) (bool, error) {
+		return deletedFromStore(tx.DeleteToken(reg.ID, name))
 	})
-	if err != nil {
-		return err
-	}
-	writeEmpty(w, status)
-	return nil
+	return err
 }
 
 var tokenPasswordNames = []string{"password1", "password2"}

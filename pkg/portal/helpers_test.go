@@ -35,7 +35,7 @@ type hooks struct {
 }
 
 func (*hooks) AllocatePort([]int) (int, error) { return 0, nil }
-func (*hooks) PrepareRegistry(store.Registry) (mgmt.PreparedChange, error) {
+func (*hooks) PrepareRegistry(store.Registry, []mgmt.ResolvedToken) (mgmt.PreparedChange, error) {
 	return mgmt.PreparedChange{}, nil
 }
 func (*hooks) LoginServer(r store.Registry) string { return "localhost:5000" }

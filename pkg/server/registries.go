@@ -21,9 +21,8 @@ type registrySet struct {
 }
 
 type servedRegistry struct {
-	rec    store.Registry
-	tokens []registry.Token // the registry's tokens as the data plane has them
-	reg    *registry.Registry
+	rec store.Registry
+	reg *registry.Registry
 }
 
 // registriesDir holds one storage directory per registry, named by its ID.
@@ -66,11 +65,9 @@ func (s *Server) registryConfig(rec store.Registry, tokens []registry.Token) reg
 // prepareRegistry readies rec's data plane without serving it: for a
 // served registry the new configuration is compiled; for a new one the
 // distribution app is built and its port bound. Everything that can fail
-// happens here, so applying the result cannot.
-//
-// tokens are the registry's tokens when they changed (or at start-up);
-// nil keeps those the served registry has.
-func (s *Server) prepareRegistry(rec store.Registry, tokens []registry.Token) (mgmt.PreparedChange, error) {
+// happens here, so applying the result cannot. tokens are all of rec's
+// tokens, resolved to their scope maps' actions.
+func (s *Server) prepareRegistry(rec store.Registry, tokens []mgmt.ResolvedToken) (mgmt.PreparedChange, error) {
 	key := strings.ToLower(rec.Name)
 
 	s.mu.Lock()
@@ -82,12 +79,9 @@ func (s *Server) prepareRegistry(rec store.Registry, tokens []registry.Token) (m
 	if err != nil {
 		return mgmt.PreparedChange{}, err
 	}
+	cfg := s.registryConfig(rec, dataPlaneTokens(tokens))
+	cfg.DataEndpoint = data.target
 	if sr, ok := s.regs.Load().byName[key]; ok {
-		if tokens == nil {
-			tokens = sr.tokens
-		}
-		cfg := s.registryConfig(rec, tokens)
-		cfg.DataEndpoint = data.target
 		apply, err := sr.reg.PrepareUpdate(cfg)
 		if err != nil {
 			data.discard()
@@ -98,11 +92,9 @@ func (s *Server) prepareRegistry(rec store.Registry, tokens []registry.Token) (m
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			data.apply(s)
-			s.publish(key, &servedRegistry{rec: rec, tokens: tokens, reg: sr.reg})
+			s.publish(key, &servedRegistry{rec: rec, reg: sr.reg})
 		}, Discard: data.discard}, nil
 	}
-	cfg := s.registryConfig(rec, tokens)
-	cfg.DataEndpoint = data.target
 
 	reg, err := registry.New(registry.Options{
 		StorageDir:  s.storageDir(rec),
@@ -143,7 +135,7 @@ func (s *Server) prepareRegistry(rec store.Registry, tokens []registry.Token) (m
 				}
 			}
 			data.apply(s)
-			s.publish(key, &servedRegistry{rec: rec, tokens: tokens, reg: reg})
+			s.publish(key, &servedRegistry{rec: rec, reg: reg})
 		},
 		Discard: func() {
 			data.discard()
@@ -166,7 +158,7 @@ func (s *Server) serveRegistry(rec store.Registry) error {
 	}); err != nil {
 		return err
 	}
-	ch, err := s.prepareRegistry(rec, dataPlaneTokens(resolved))
+	ch, err := s.prepareRegistry(rec, resolved)
 	if err != nil {
 		return err
 	}
@@ -294,17 +286,11 @@ func (h *hooks) AllocatePort(inUse []int) (int, error) {
 	return 0, fmt.Errorf("%w in --registry-ports %s", mgmt.ErrNoPort, s.cfg.RegistryPorts)
 }
 
-func (h *hooks) PrepareRegistry(rec store.Registry) (mgmt.PreparedChange, error) {
-	return (*Server)(h).prepareRegistry(rec, nil)
+func (h *hooks) PrepareRegistry(rec store.Registry, tokens []mgmt.ResolvedToken) (mgmt.PreparedChange, error) {
+	return (*Server)(h).prepareRegistry(rec, tokens)
 }
 
-// PrepareRegistryTokens implements mgmt.TokenHooks: the registry's tokens
-// changed, so its data plane gets them with the next configuration.
-func (h *hooks) PrepareRegistryTokens(rec store.Registry, tokens []mgmt.ResolvedToken) (mgmt.PreparedChange, error) {
-	return (*Server)(h).prepareRegistry(rec, dataPlaneTokens(tokens))
-}
-
-// dataPlaneTokens converts resolved tokens for the data plane; never nil.
+// dataPlaneTokens converts resolved tokens for the data plane.
 func dataPlaneTokens(resolved []mgmt.ResolvedToken) []registry.Token {
 	out := make([]registry.Token, len(resolved))
 	for i, t := range resolved {
@@ -312,8 +298,6 @@ func dataPlaneTokens(resolved []mgmt.ResolvedToken) []registry.Token {
 	}
 	return out
 }
-
-var _ mgmt.TokenHooks = (*hooks)(nil)
 
 func (h *hooks) RegistryDeleted(rec store.Registry) { (*Server)(h).removeRegistry(rec) }
 

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -254,3 +255,49 @@ func jwtSegment(s string) ([]byte, error) {
 }
 
 var base64URL = base64.URLEncoding
+
+// TestTokensOutliveRegistryChanges checks that a token keeps working
+// through every change that prepares the registry's data plane again,
+// and through a restart, which serves each stored registry with its
+// tokens.
+func TestTokensOutliveRegistryChanges(t *testing.T) {
+	cfg := testConfig(t)
+	s := startServer(t, cfg)
+	c := newClient(t, s)
+	reg := testarm.RegistryPath("acremu", "myregistry")
+	status, out := c.arm("PUT", reg+"/tokens/ci-token", map[string]any{"properties": map[string]any{"scopeMapId": reg + "/scopeMaps/_repositories_pull"}})
+	require.Equal(t, 201, status, out)
+	ci := basicAuth("ci-token", c.generate("ci-token", nil)["password1"])
+
+	steps := []struct {
+		name   string
+		change func(t *testing.T, c *client)
+	}{
+		{"token created", func(*testing.T, *client) {}},
+		{"admin password regenerated", func(t *testing.T, c *client) {
+			status, out := c.arm("POST", reg+"/regenerateCredential", map[string]any{"name": "password2"})
+			require.Equal(t, 200, status, out)
+		}},
+		{"registry patched", func(t *testing.T, c *client) {
+			status, out := c.arm("PATCH", reg, map[string]any{"properties": map[string]any{"adminUserEnabled": false}})
+			require.Equal(t, 200, status, out)
+		}},
+		{"scope map added", func(t *testing.T, c *client) {
+			status, out := c.arm("PUT", reg+"/scopeMaps/pullhello", map[string]any{"properties": map[string]any{"actions": []string{"repositories/hello/content/read"}}})
+			require.Equal(t, 201, status, out)
+		}},
+		{"acremu restarted", func(t *testing.T, _ *client) {
+			require.NoError(t, s.Close(context.Background()))
+			s = startServer(t, cfg) // the last step: closed with this subtest
+			c = newClient(t, s)
+		}},
+	}
+	for _, step := range steps {
+		t.Run(step.name, func(t *testing.T) {
+			step.change(t, c.forTest(t))
+			c := c.forTest(t)
+			status, _, body := c.rawDo("GET", c.Base+"/oauth2/token?"+url.Values{"service": {strings.TrimPrefix(c.Base, "http://")}, "scope": {"repository:hello:pull"}}.Encode(), nil, ci)
+			assert.Equal(t, 200, status, string(body))
+		})
+	}
+}
