@@ -134,7 +134,7 @@ func New(cfg Config) (*API, error) {
 	if cfg.PageSize == 0 {
 		cfg.PageSize = DefaultPageSize
 	}
-	a := &API{cfg: cfg, log: cfg.Logger, now: cfg.Now, objectID: derivedUUID("service principal", cfg.Tenant, cfg.ClientID)}
+	a := &API{cfg: cfg, log: cfg.Logger, now: cfg.Now, objectID: DerivedUUID("service principal", cfg.Tenant, cfg.ClientID)}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}

@@ -196,7 +196,7 @@ func (a *API) putEndpoint(w http.ResponseWriter, r *http.Request) error {
 		case errors.Is(err, store.ErrNotFound):
 			created = true
 			p = store.PrivateEndpoint{Subscription: a.cfg.Subscription, ResourceGroup: g.Name, Name: name, CreatedAt: a.now().UTC(),
-				GUID: derivedUUID("private endpoint", a.cfg.Subscription, g.Name, strings.ToLower(name), a.now().String())}
+				GUID: DerivedUUID("private endpoint", a.cfg.Subscription, g.Name, strings.ToLower(name), a.now().String())}
 		case err != nil:
 			return store.Registry{}, false, err
 		default:

@@ -20,9 +20,11 @@ func newUUID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
-// derivedUUID returns a UUID (version 5 layout) derived from parts: the
-// same parts always give the same UUID.
-func derivedUUID(parts ...string) string {
+// DerivedUUID returns a UUID (version 5 layout) derived from parts: the
+// same parts always give the same UUID. Identities that acremu invents
+// (the service principal's object, managed identities, network GUIDs)
+// take their IDs from it, so they are stable across restarts.
+func DerivedUUID(parts ...string) string {
 	h := sha256.New()
 	for _, p := range parts {
 		h.Write([]byte(p))

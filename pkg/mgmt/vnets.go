@@ -135,7 +135,7 @@ func (a *API) putVNet(w http.ResponseWriter, r *http.Request) error {
 		case errors.Is(err, store.ErrNotFound):
 			created = true
 			v = store.VirtualNetwork{Subscription: a.cfg.Subscription, ResourceGroup: g.Name, Name: name,
-				GUID: derivedUUID("vnet", a.cfg.Subscription, g.Name, strings.ToLower(name), a.now().String())}
+				GUID: DerivedUUID("vnet", a.cfg.Subscription, g.Name, strings.ToLower(name), a.now().String())}
 		case err != nil:
 			return vnetJSON{}, false, err
 		default:

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -60,15 +59,8 @@ func (s *Server) managedIdentityToken(w http.ResponseWriter, req *http.Request) 
 	if v := q.Get("mi_res_id"); v != "" {
 		mirid = v
 	}
-	clientID := q.Get("client_id")
-	if clientID == "" {
-		clientID = nameUUID("managed identity client", mirid)
-	}
-	oid := nameUUID("managed identity object", mirid, clientID)
-	claims := token.Claims{GrantType: token.GrantARM, Tenant: s.cfg.Tenant, TenantID: s.cfg.Tenant,
-		AppID: clientID, ObjectID: oid, ManagedIdentity: mirid}
-	claims.Subject = oid
-	claims.Audience = jwt.ClaimStrings{resource}
+	claims := s.managedIdentityClaims(mirid, q.Get("client_id"), resource)
+	clientID := claims.AppID
 	tok, err := s.signer.Sign(claims, mgmt.TokenTTL)
 	if err != nil {
 		fail(http.StatusInternalServerError, "server_error", "the token could not be issued")
@@ -84,15 +76,18 @@ func (s *Server) managedIdentityToken(w http.ResponseWriter, req *http.Request) 
 	})
 }
 
-// nameUUID is a stable UUID (version 5 layout) derived from parts.
-func nameUUID(parts ...string) string {
-	h := sha256.New()
-	for _, p := range parts {
-		h.Write([]byte(p))
-		h.Write([]byte{0})
+// managedIdentityClaims are the ARM token claims of the managed identity
+// mirid for resource: its client ID is clientID, or one derived from
+// mirid when the caller names none; its object ID is derived from both
+// and is the token's subject.
+func (s *Server) managedIdentityClaims(mirid, clientID, resource string) token.Claims {
+	if clientID == "" {
+		clientID = mgmt.DerivedUUID("managed identity client", mirid)
 	}
-	b := h.Sum(nil)[:16]
-	b[6] = b[6]&0x0f | 0x50
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+	oid := mgmt.DerivedUUID("managed identity object", mirid, clientID)
+	claims := token.Claims{GrantType: token.GrantARM, Tenant: s.cfg.Tenant, TenantID: s.cfg.Tenant,
+		AppID: clientID, ObjectID: oid, ManagedIdentity: mirid}
+	claims.Subject = oid
+	claims.Audience = jwt.ClaimStrings{resource}
+	return claims
 }

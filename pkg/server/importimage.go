@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -23,7 +22,6 @@ import (
 	"github.com/acremu/acremu/pkg/firewall"
 	"github.com/acremu/acremu/pkg/mgmt"
 	"github.com/acremu/acremu/pkg/registry"
-	"github.com/acremu/acremu/pkg/token"
 )
 
 // importImage serves mgmt.ImportHooks: it copies an image from one served
@@ -215,15 +213,10 @@ func (s *Server) importTransport(reg *registry.Registry) *inProcessTransport {
 func (s *Server) importIdentity(ctx context.Context, t *inProcessTransport, login string, op mgmt.ImportOperation) (authn.Authenticator, error) {
 	mirid := "/subscriptions/" + op.Target.Subscription + "/resourceGroups/" + op.Target.ResourceGroup +
 		"/providers/Microsoft.ContainerRegistry/registries/" + op.Target.Name
-	clientID := nameUUID("managed identity client", mirid)
-	subject := op.Caller
-	if subject == "" {
-		subject = nameUUID("managed identity object", mirid, clientID)
+	claims := s.managedIdentityClaims(mirid, "", "https://management.azure.com/")
+	if op.Caller != "" {
+		claims.Subject = op.Caller
 	}
-	claims := token.Claims{GrantType: token.GrantARM, Tenant: s.cfg.Tenant, TenantID: s.cfg.Tenant,
-		AppID: clientID, ObjectID: nameUUID("managed identity object", mirid, clientID), ManagedIdentity: mirid}
-	claims.Subject = subject
-	claims.Audience = jwt.ClaimStrings{"https://management.azure.com/"}
 	arm, err := s.signer.Sign(claims, mgmt.TokenTTL)
 	if err != nil {
 		return nil, err
