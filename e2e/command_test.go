@@ -31,6 +31,8 @@ type command struct {
 	// timeout kills the process; each suite sets its own, sized for a cold,
 	// busy 2-core machine. Zero means no limit.
 	timeout time.Duration
+	// quiet keeps a polled command out of the log.
+	quiet bool
 }
 
 // result is what a command left behind.
@@ -53,7 +55,7 @@ func (r result) OK() bool { return r.Err == nil }
 func (r result) Contains(s string) bool { return strings.Contains(r.Combined, s) }
 
 func (r result) String() string {
-	status := fmt.Sprintf("exit %d", r.ExitCode)
+	status := fmt.Sprintf("exit %d after %v", r.ExitCode, r.Elapsed.Round(10*time.Millisecond))
 	if r.Err != nil {
 		status += ": " + r.Err.Error()
 	}
@@ -123,7 +125,9 @@ func runCommand(t testing.TB, c command) result {
 	} else if err == nil {
 		r.ExitCode = 0
 	}
-	t.Logf("$ %s → exit %d in %v%s", r.Line, r.ExitCode, r.Elapsed.Round(10*time.Millisecond), logTail(r.Combined))
+	if !c.quiet {
+		t.Logf("$ %s → exit %d in %v%s", r.Line, r.ExitCode, r.Elapsed.Round(10*time.Millisecond), logTail(r.Combined))
+	}
 	return r
 }
 

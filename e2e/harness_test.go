@@ -5,7 +5,6 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -280,14 +279,6 @@ func (in *instance) adminPassword(rg, name string) string {
 	}
 	require.NoError(in.t, json.Unmarshal(out, &creds))
 	return creds.Passwords[0].Value
-}
-
-// run runs a command and returns combined output and error.
-func run(ctx context.Context, env []string, name string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
 }
 
 func decodeJSON(resp *http.Response, v any) error {
