@@ -49,11 +49,9 @@ func acremuBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "acremu")
-		cmd := exec.Command("go", "build", "-o", binPath, "../cmd/acremu")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		build := runCommand(t, command{name: "go", args: []string{"build", "-o", binPath, "../cmd/acremu"}, env: []string{"CGO_ENABLED=0"}})
+		if build.Err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", build.Err, build.Combined)
 		}
 	})
 	require.NoError(t, buildErr)
