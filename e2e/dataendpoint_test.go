@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -152,12 +151,11 @@ func TestEndpointProtocolOverIPv6(t *testing.T) {
 		ln.Close()
 	}
 	tools := clientTools(t)
-	v6Port := freeV6Port(t)
-	in := startAcremu(t, "--listen", fmt.Sprintf("[::1]:%d", v6Port),
+	in := startAcremu(t, "--listen", "[::1]:0",
 		"--nat", "127.0.0.0/8="+natAddr, "--nat", "::1=2001:db8::10")
 	const rg, name = "acremu", "myregistry"
 	password := in.adminPassword(rg, name)
-	v4Host, v6Host := in.Host(), fmt.Sprintf("[::1]:%d", v6Port)
+	v4Host, v6Host := in.Host(), in.Listeners[1]
 
 	crane := newClientCLI(t, tools["crane"])
 	crane.env = append(crane.env, "DOCKER_CONFIG="+filepath.Join(crane.home, ".docker"))
@@ -201,13 +199,4 @@ func TestEndpointProtocolOverIPv6(t *testing.T) {
 		require.Error(t, r.Err, r.Combined)
 		assert.Contains(t, r.Combined, "DENIED: client with IP '2001:db8::10' is not allowed access. Refer https://aka.ms/acr/firewall to grant access.")
 	})
-}
-
-// freeV6Port returns a TCP port that was free a moment ago on ::1.
-func freeV6Port(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "[::1]:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
