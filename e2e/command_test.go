@@ -51,9 +51,6 @@ type result struct {
 // OK reports whether the command exited 0.
 func (r result) OK() bool { return r.Err == nil }
 
-// Contains reports whether the command printed s on stdout or stderr.
-func (r result) Contains(s string) bool { return strings.Contains(r.Combined, s) }
-
 func (r result) String() string {
 	status := fmt.Sprintf("exit %d after %v", r.ExitCode, r.Elapsed.Round(10*time.Millisecond))
 	if r.Err != nil {
