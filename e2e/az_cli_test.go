@@ -5,7 +5,6 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,17 +31,6 @@ type azCLI struct {
 	auditLog string
 	// LoginOutput is what the eval of az-login's lines printed.
 	LoginOutput string
-}
-
-// azResult is one az run.
-type azResult struct {
-	Args           []string
-	Stdout, Stderr string
-	Code           int
-}
-
-func (r azResult) String() string {
-	return fmt.Sprintf("az %s (exit %d)\nstdout:\n%s\nstderr:\n%s", strings.Join(r.Args, " "), r.Code, r.Stdout, r.Stderr)
 }
 
 // Environment variables that would let the caller's own az or proxy set-up
@@ -84,15 +72,9 @@ func newAzCLI(t *testing.T, in *instance, extraEnv ...string) *azCLI {
 	script := `out=$("$ACREMU_BIN" az-login --server "$ACREMU_SERVER" --config-dir "$ACREMU_AZ_DIR") || exit 97
 eval "$out" || exit 98
 env -0 > "$1"`
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", "-c", script, "bash", envFile)
-	cmd.Env = base
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
-	require.NoError(t, err, "eval \"$(acremu az-login)\" failed\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
-	az.LoginOutput = stdout.String()
+	login := runCommand(t, command{name: "bash", args: []string{"-c", script, "bash", envFile}, environ: base, timeout: 2 * time.Minute})
+	require.NoError(t, login.Err, "eval \"$(acremu az-login)\" failed\nstdout:\n%s\nstderr:\n%s", login.Stdout, login.Stderr)
+	az.LoginOutput = login.Stdout
 	raw, err := os.ReadFile(envFile)
 	require.NoError(t, err)
 	for _, kv := range strings.Split(strings.TrimSuffix(string(raw), "\x00"), "\x00") {
@@ -115,34 +97,22 @@ func (az *azCLI) Getenv(key string) string {
 	return ""
 }
 
-// run runs az with args and returns what it printed and its exit code.
-func (az *azCLI) run(t *testing.T, args ...string) azResult {
+// run runs az with args in az's environment; a non-zero exit is a result,
+// not being able to run az at all fails the test.
+func (az *azCLI) run(t *testing.T, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "az", args...)
-	cmd.Env = az.env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	res := azResult{Args: args, Stdout: stdout.String(), Stderr: stderr.String()}
+	res := runCommand(t, command{name: "az", args: args, environ: az.env, timeout: 3 * time.Minute})
 	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		res.Code = exit.ExitCode()
-	case err != nil:
-		t.Fatalf("az %s: %v", strings.Join(args, " "), err)
+	if res.Err != nil && !errors.As(res.Err, &exit) {
+		t.Fatalf("%s: %v", res.Line, res.Err)
 	}
-	t.Logf("az %s → exit %d", strings.Join(args, " "), res.Code)
 	return res
 }
 
-// ok runs az, requires exit 0 and returns stdout.
-func (az *azCLI) ok(t *testing.T, args ...string) azResult {
+// ok runs az and requires exit 0.
+func (az *azCLI) ok(t *testing.T, args ...string) result {
 	t.Helper()
-	res := az.run(t, args...)
-	require.Equal(t, 0, res.Code, res.String())
-	return res
+	return az.run(t, args...).MustSucceed(t)
 }
 
 // json runs az with JSON output, requires exit 0 and decodes stdout into a
@@ -155,17 +125,15 @@ func (az *azCLI) json(t *testing.T, args ...string) jsonValue {
 	return jsonValue{v}
 }
 
-// fail runs az, requires a non-zero exit code and returns the result.
-func (az *azCLI) fail(t *testing.T, args ...string) azResult {
+// fail runs az and requires a non-zero exit code.
+func (az *azCLI) fail(t *testing.T, args ...string) result {
 	t.Helper()
-	res := az.run(t, args...)
-	require.NotEqual(t, 0, res.Code, res.String())
-	return res
+	return az.run(t, args...).MustFail(t)
 }
 
 // armError requires az to fail with an ARM error printed as ACR prints
 // it: "(Code) Message", then "Code: Code" and "Message: Message".
-func (az *azCLI) armError(t *testing.T, code, message string, args ...string) azResult {
+func (az *azCLI) armError(t *testing.T, code, message string, args ...string) result {
 	t.Helper()
 	res := az.fail(t, args...)
 	require.Contains(t, res.Stderr, "("+code+") "+message, res.String())
@@ -241,18 +209,17 @@ func TestAzAuditHookBlocksTheNetwork(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before, _ := readAudit(log)
-			cmd := exec.Command("python3", "-c", "import socket; "+tc.code)
-			cmd.Env = append(os.Environ(), "PYTHONPATH="+hookDir, "PYTHONDONTWRITEBYTECODE=1", "ACREMU_AZ_AUDIT_LOG="+log)
-			out, err := cmd.CombinedOutput()
-			after, rerr := readAudit(log)
-			require.NoError(t, rerr)
+			py := runCommand(t, command{name: "python3", args: []string{"-c", "import socket; " + tc.code},
+				env: []string{"PYTHONPATH=" + hookDir, "PYTHONDONTWRITEBYTECODE=1", "ACREMU_AZ_AUDIT_LOG=" + log}})
+			after, err := readAudit(log)
+			require.NoError(t, err)
 			require.Equal(t, before.processes+1, after.processes, "the hook loaded")
 			if tc.blocked {
-				require.Error(t, err, string(out))
-				require.Contains(t, string(out), "only loopback is allowed")
+				require.Error(t, py.Err, py.Combined)
+				require.Contains(t, py.Combined, "only loopback is allowed")
 				require.Len(t, after.blocked, len(before.blocked)+1)
 			} else {
-				require.NoError(t, err, string(out))
+				require.NoError(t, py.Err, py.Combined)
 				require.Len(t, after.blocked, len(before.blocked))
 			}
 		})

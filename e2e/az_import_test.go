@@ -29,8 +29,7 @@ func TestAzImport(t *testing.T) {
 		r := az.json(t, "acr", "create", "-n", n, "-g", rg, "--sku", "Premium", "--admin-enabled", "true")
 		login[n] = r.Str("loginServer")
 		require.Regexp(t, `^127\.0\.0\.1:\d+$`, login[n])
-		out, err := d.run("login", login[n], "-u", n, "-p", in.adminPassword(rg, n))
-		require.NoError(t, err, out)
+		d.run("login", login[n], "-u", n, "-p", in.adminPassword(rg, n)).MustSucceed(t)
 	}
 	image := login[src] + "/release/app:1.0.0"
 	d.importImage(image, "release 1.0.0\n")
@@ -39,9 +38,7 @@ func TestAzImport(t *testing.T) {
 
 	pull := func(t *testing.T, ref string) string {
 		t.Helper()
-		out, err := d.pullFresh(login[dst] + "/" + ref)
-		require.NoError(t, err, out)
-		return digestOf(t, out)
+		return digestOf(t, d.pullFresh(login[dst]+"/"+ref).MustSucceed(t).Combined)
 	}
 
 	t.Run("by login server", func(t *testing.T) {
@@ -84,8 +81,8 @@ func TestAzImport(t *testing.T) {
 		require.Contains(t, res.Stderr, "Invalid message Forbidden Forbidden", res.String())
 		require.Contains(t, res.Stderr, `"code":"DENIED"`, res.String())
 		require.Contains(t, res.Stderr, "is not allowed access. Refer https://aka.ms/acr/firewall to grant access.", res.String())
-		out, err := d.pullFresh(login[dst] + "/fw/app:denied")
-		require.Error(t, err, out)
+		r := d.pullFresh(login[dst] + "/fw/app:denied")
+		require.Error(t, r.Err, r.Combined)
 	})
 	t.Run("source with public access disabled passes as a trusted service", func(t *testing.T) {
 		az.ok(t, "acr", "update", "-n", src, "--public-network-enabled", "false", "--allow-trusted-services", "true")

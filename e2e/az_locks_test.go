@@ -32,8 +32,7 @@ func TestAzLocks(t *testing.T) {
 	password := in.adminPassword(rg, reg)
 	image := host + "/" + repo + ":1.0.0"
 
-	out, err := d.run("login", host, "-u", reg, "-p", password)
-	require.NoError(t, err, out)
+	d.run("login", host, "-u", reg, "-p", password).MustSucceed(t)
 	d.importImage(image, "release 1.0.0\n")
 	d.must("push", image)
 
@@ -44,9 +43,9 @@ func TestAzLocks(t *testing.T) {
 		require.True(t, tag.Bool("changeableAttributes", "deleteEnabled"), tag)
 
 		d.importImage(image, "a different build\n")
-		out, err := d.run("push", image)
-		require.Error(t, err, out)
-		require.Contains(t, out, "unknown: "+disallowedMessage)
+		r := d.run("push", image)
+		require.Error(t, r.Err, r.Combined)
+		require.Contains(t, r.Combined, "unknown: "+disallowedMessage)
 		d.must("pull", image) // the locked tag still names the release
 	})
 
@@ -110,9 +109,9 @@ func TestAzLocks(t *testing.T) {
 		require.Equal(t, repo, r.Str("imageName"), r)
 		require.False(t, r.Bool("changeableAttributes", "writeEnabled"), r)
 		d.importImage(host+"/"+repo+":1.0.1", "release 1.0.1\n")
-		out, err := d.run("push", host+"/"+repo+":1.0.1")
-		require.Error(t, err, out)
-		require.Contains(t, out, "unknown: "+disallowedMessage)
+		push := d.run("push", host+"/"+repo+":1.0.1")
+		require.Error(t, push.Err, push.Combined)
+		require.Contains(t, push.Combined, "unknown: "+disallowedMessage)
 		az.json(t, "acr", "repository", "update", "-n", reg, "--repository", repo, "--write-enabled", "true")
 		d.must("push", host+"/"+repo+":1.0.1")
 	})
@@ -133,8 +132,8 @@ func TestAzLocks(t *testing.T) {
 		require.Equal(t, http.StatusForbidden, resp.StatusCode)
 		require.JSONEq(t, `{"errors":[{"code":"DENIED","message":"client with IP '`+natAddr+`' is not allowed access. Refer https://aka.ms/acr/firewall to grant access."}]}`, string(body))
 
-		out, err := d.run("push", image)
-		require.Error(t, err, out)
-		require.Contains(t, out, deniedMessage)
+		r := d.run("push", image)
+		require.Error(t, r.Err, r.Combined)
+		require.Contains(t, r.Combined, deniedMessage)
 	})
 }

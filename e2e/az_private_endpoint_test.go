@@ -103,24 +103,21 @@ func TestAzPrivateEndpoints(t *testing.T) {
 	for _, r := range []nsRegistry{regA, regB} {
 		client.mustRun(t, "auth", "login", r.Host, "-u", r.Name, "-p", r.Password)
 	}
-	pull := func(r nsRegistry) cmdResult {
-		res := client.run("export", r.ref("v1"), "-")
-		if res.err == nil {
-			res.data, res.err = fileFromTar([]byte(res.data))
-		}
-		return res
+	pull := func(t *testing.T, r nsRegistry) (result, string) {
+		res := client.run(t, "export", r.ref("v1"), "-")
+		return withData(res, func() (string, error) { return fileFromTar([]byte(res.Stdout)) })
 	}
 	admitted := func(t *testing.T, r nsRegistry, why string) {
 		t.Helper()
-		res := pull(r)
-		require.NoError(t, res.err, "%s: %s", why, res.out)
-		require.Equal(t, clientContent(r.Name, "v1"), res.data)
+		res, data := pull(t, r)
+		require.NoError(t, res.Err, "%s: %s", why, res.Combined)
+		require.Equal(t, clientContent(r.Name, "v1"), data)
 	}
 	denied := func(t *testing.T, r nsRegistry, ip, why string) {
 		t.Helper()
-		res := pull(r)
-		require.Error(t, res.err, "%s: crane pulled:\n%s", why, res.out)
-		require.Contains(t, res.out, fmt.Sprintf("DENIED: client with IP '%s' is not allowed access. Refer https://aka.ms/acr/firewall to grant access.", ip), why)
+		res, _ := pull(t, r)
+		require.Error(t, res.Err, "%s: crane pulled:\n%s", why, res.Combined)
+		require.Contains(t, res.Combined, fmt.Sprintf("DENIED: client with IP '%s' is not allowed access. Refer https://aka.ms/acr/firewall to grant access.", ip), why)
 	}
 
 	t.Run("seed both registries from corp while they are public", func(t *testing.T) {
@@ -263,24 +260,21 @@ func TestAzPrivateEndpoints(t *testing.T) {
 		withMI.mustRun(t, "auth", "login", regA.Host, "-u", nullGUID, "-p", ex.RefreshToken)
 		withAdmin := craneIn(t, svc)
 		withAdmin.mustRun(t, "auth", "login", regA.Host, "-u", regA.Name, "-p", regA.Password)
-		pullAs := func(c *clientCLI) cmdResult {
-			res := c.run("export", regA.ref("v1"), "-")
-			if res.err == nil {
-				res.data, res.err = fileFromTar([]byte(res.data))
-			}
-			return res
+		pullAs := func(t *testing.T, c *clientCLI) (result, string) {
+			res := c.run(t, "export", regA.ref("v1"), "-")
+			return withData(res, func() (string, error) { return fileFromTar([]byte(res.Stdout)) })
 		}
 		requirePulled := func(t *testing.T, c *clientCLI, why string) {
 			t.Helper()
-			res := pullAs(c)
-			require.NoError(t, res.err, "%s: %s", why, res.out)
-			require.Equal(t, clientContent(regA.Name, "v1"), res.data)
+			res, data := pullAs(t, c)
+			require.NoError(t, res.Err, "%s: %s", why, res.Combined)
+			require.Equal(t, clientContent(regA.Name, "v1"), data)
 		}
 		requireDenied := func(t *testing.T, c *clientCLI, why string) {
 			t.Helper()
-			res := pullAs(c)
-			require.Error(t, res.err, "%s: crane pulled:\n%s", why, res.out)
-			assert.Contains(t, res.out, fmt.Sprintf("client with IP '%s' is not allowed access", svcNAT), why)
+			res, _ := pullAs(t, c)
+			require.Error(t, res.Err, "%s: crane pulled:\n%s", why, res.Combined)
+			assert.Contains(t, res.Combined, fmt.Sprintf("client with IP '%s' is not allowed access", svcNAT), why)
 		}
 
 		// A has public access Disabled and the default AzureServices.

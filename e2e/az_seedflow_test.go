@@ -40,10 +40,8 @@ func TestAzSeedFlow(t *testing.T) {
 		d.run("logout", host)
 		res := az.ok(t, "acr", "login", "-n", reg)
 		require.Contains(t, res.Stdout+res.Stderr, "Login Succeeded", res.String())
-		out, err := d.run("push", image)
-		require.NoError(t, err, out)
-		out, err = d.pullFresh(image)
-		require.NoError(t, err, out)
+		d.run("push", image).MustSucceed(t)
+		d.pullFresh(image).MustSucceed(t)
 	}
 	requireDenied := func(t *testing.T) {
 		t.Helper()
@@ -51,12 +49,12 @@ func TestAzSeedFlow(t *testing.T) {
 		res := az.fail(t, "acr", "login", "-n", reg)
 		require.Contains(t, res.Stderr, firewallMessage, res.String())
 		// The daemon itself is refused, with credentials that were valid.
-		out, err := d.run("login", host, "-u", nullGUID, "-p", token)
-		require.Error(t, err, out)
-		require.Regexp(t, fmt.Sprintf(`login attempt to https?://%s/v2/ failed with status: 403 Forbidden`, regexp.QuoteMeta(host)), out)
-		out, err = d.pullFresh(image)
-		require.Error(t, err, out)
-		require.Contains(t, out, deniedMessage)
+		r := d.run("login", host, "-u", nullGUID, "-p", token)
+		require.Error(t, r.Err, r.Combined)
+		require.Regexp(t, fmt.Sprintf(`login attempt to https?://%s/v2/ failed with status: 403 Forbidden`, regexp.QuoteMeta(host)), r.Combined)
+		r = d.pullFresh(image)
+		require.Error(t, r.Err, r.Combined)
+		require.Contains(t, r.Combined, deniedMessage)
 		d.must("tag", localCopy(image), image)
 	}
 	networkRuleSet := func(t *testing.T, v jsonValue) (string, []string) {

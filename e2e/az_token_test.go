@@ -71,22 +71,19 @@ func TestAzTokens(t *testing.T) {
 		require.Equal(t, []string{"citoken"}, az.json(t, "acr", "token", "list", "-r", reg).Strings("name"))
 	})
 
-	login := func(pw string) (string, error) {
+	login := func(pw string) result {
 		d.run("logout", host)
 		return d.run("login", host, "-u", "citoken", "-p", pw)
 	}
 
 	t.Run("docker login with the token: pull allowed, push refused", func(t *testing.T) {
-		out, err := login(password)
-		require.NoError(t, err, out)
-		require.Contains(t, out, "Login Succeeded")
-		out, err = d.pullFresh(hello)
-		require.NoError(t, err, out)
-		out, err = d.run("push", hello2)
-		require.Error(t, err, "push with a pull-only scope map: %s", out)
-		require.Regexp(t, `denied|unauthorized|authentication required`, out)
-		out, err = d.pullFresh(other)
-		require.Error(t, err, "pull of a repository outside the scope map: %s", out)
+		require.Contains(t, login(password).MustSucceed(t).Combined, "Login Succeeded")
+		d.pullFresh(hello).MustSucceed(t)
+		r := d.run("push", hello2)
+		require.Error(t, r.Err, "push with a pull-only scope map: %s", r.Combined)
+		require.Regexp(t, `denied|unauthorized|authentication required`, r.Combined)
+		r = d.pullFresh(other)
+		require.Error(t, r.Err, "pull of a repository outside the scope map: %s", r.Combined)
 		d.must("tag", hello, other)
 	})
 
@@ -95,8 +92,7 @@ func TestAzTokens(t *testing.T) {
 		actions := m.Strings("", "actions")
 		slices.Sort(actions)
 		require.Equal(t, []string{"repositories/samples/hello/content/read", "repositories/samples/hello/content/write"}, actions, m)
-		out, err := d.run("push", hello2)
-		require.NoError(t, err, out)
+		d.run("push", hello2).MustSucceed(t)
 	})
 
 	t.Run("token credential generate replaces password1 at once", func(t *testing.T) {
@@ -105,39 +101,37 @@ func TestAzTokens(t *testing.T) {
 		require.Equal(t, 1, cred.Len("passwords"))
 		fresh := cred.Str("passwords", 0, "value")
 		require.NotEqual(t, password, fresh)
-		out, err := login(password)
-		require.Error(t, err, "the old password1: %s", out)
-		out, err = login(fresh)
-		require.NoError(t, err, out)
-		out, err = login(password2)
-		require.NoError(t, err, "password2 is untouched: %s", out)
+		r := login(password)
+		require.Error(t, r.Err, "the old password1: %s", r.Combined)
+		login(fresh).MustSucceed(t)
+		r = login(password2)
+		require.NoError(t, r.Err, "password2 is untouched: %s", r.Combined)
 		password = fresh
 	})
 
 	t.Run("disabled token is refused", func(t *testing.T) {
 		tok := az.json(t, "acr", "token", "update", "-n", "citoken", "-r", reg, "--status", "disabled")
 		require.Equal(t, "disabled", tok.Str("status"), tok)
-		out, err := login(password)
-		require.Error(t, err, out)
-		require.Contains(t, out, "disabled")
+		r := login(password)
+		require.Error(t, r.Err, r.Combined)
+		require.Contains(t, r.Combined, "disabled")
 		az.json(t, "acr", "token", "update", "-n", "citoken", "-r", reg, "--status", "enabled")
-		out, err = login(password)
-		require.NoError(t, err, out)
+		login(password).MustSucceed(t)
 	})
 
 	t.Run("firewall denies before the token is looked at", func(t *testing.T) {
 		in.patchRegistry(rg, reg, map[string]any{"properties": map[string]any{"networkRuleSet": map[string]any{"defaultAction": "Deny"}}})
-		out, err := login(password)
-		require.Error(t, err, out)
-		require.Regexp(t, fmt.Sprintf(`login attempt to https?://%s/v2/ failed with status: 403 Forbidden`, regexp.QuoteMeta(host)), out)
+		r := login(password)
+		require.Error(t, r.Err, r.Combined)
+		require.Regexp(t, fmt.Sprintf(`login attempt to https?://%s/v2/ failed with status: 403 Forbidden`, regexp.QuoteMeta(host)), r.Combined)
 		in.patchRegistry(rg, reg, map[string]any{"properties": map[string]any{"networkRuleSet": map[string]any{"defaultAction": "Allow"}}})
 	})
 
 	t.Run("token delete, scope-map delete", func(t *testing.T) {
 		az.ok(t, "acr", "token", "delete", "-n", "citoken", "-r", reg, "--yes")
 		require.Equal(t, 0, az.json(t, "acr", "token", "list", "-r", reg).Len())
-		out, err := login(password)
-		require.Error(t, err, "a deleted token: %s", out)
+		r := login(password)
+		require.Error(t, r.Err, "a deleted token: %s", r.Combined)
 		az.ok(t, "acr", "scope-map", "delete", "-n", "pullhello", "-r", reg, "--yes")
 		require.NotContains(t, az.json(t, "acr", "scope-map", "list", "-r", reg).Strings("name"), "pullhello")
 	})

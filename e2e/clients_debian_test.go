@@ -39,39 +39,33 @@ func newSkopeoClient(t *testing.T, in *instance, overTLS bool) *registryClient {
 	ref := func(tag string) string { return "docker://" + host + "/" + repo + ":" + tag }
 	// run runs a skopeo command with the auth file and TLS flags (prefix
 	// "src-" or "dest-" for copy).
-	run := func(command, tlsPrefix string, rest ...string) cmdResult {
-		return c.run(slices.Concat([]string{command, "--authfile", auth}, tls(tlsPrefix), rest)...)
+	run := func(t *testing.T, command, tlsPrefix string, rest ...string) result {
+		return c.run(t, slices.Concat([]string{command, "--authfile", auth}, tls(tlsPrefix), rest)...)
 	}
 	return &registryClient{
 		name: name,
 		repo: repo,
-		login: func(t *testing.T, user, password string) cmdResult {
-			return run("login", "", "-u", user, "-p", password, host)
+		login: func(t *testing.T, user, password string) result {
+			return run(t, "login", "", "-u", user, "-p", password, host)
 		},
-		push: func(t *testing.T, tag string) cmdResult {
+		push: func(t *testing.T, tag string) result {
 			layout := t.TempDir()
 			if err := writeOCILayout(layout, tag, clientContent(name, tag)); err != nil {
-				return cmdResult{err: err}
+				return result{Err: err}
 			}
-			return run("copy", "dest-", "oci:"+layout+":"+tag, ref(tag))
+			return run(t, "copy", "dest-", "oci:"+layout+":"+tag, ref(tag))
 		},
-		tags: func(t *testing.T, _ string) cmdResult {
-			r := run("list-tags", "", "docker://"+host+"/"+repo)
-			if r.err == nil {
-				r.data, r.err = jsonTags([]byte(r.data))
-			}
-			return r
+		tags: func(t *testing.T, _ string) (result, string) {
+			r := run(t, "list-tags", "", "docker://"+host+"/"+repo)
+			return withData(r, func() (string, error) { return jsonTags([]byte(r.Stdout)) })
 		},
-		pull: func(t *testing.T, tag string) cmdResult {
+		pull: func(t *testing.T, tag string) (result, string) {
 			out := filepath.Join(t.TempDir(), "image")
-			r := run("copy", "src-", ref(tag), "dir:"+out)
-			if r.err == nil {
-				r.data, r.err = fileFromDirImage(out)
-			}
-			return r
+			r := run(t, "copy", "src-", ref(tag), "dir:"+out)
+			return withData(r, func() (string, error) { return fileFromDirImage(out) })
 		},
-		delete: func(t *testing.T, tag string) cmdResult {
-			return run("delete", "", ref(tag))
+		delete: func(t *testing.T, tag string) result {
+			return run(t, "delete", "", ref(tag))
 		},
 		// A failed /v2/ ping is all skopeo reports, with the status alone.
 		denied: map[string]string{"": `pinging container registry {host}: invalid status code from registry 403 \(Forbidden\)`},
@@ -86,50 +80,49 @@ func newDockerClient(t *testing.T, host string) *registryClient {
 	repo := name + "/hello"
 	c := newClientCLI(t, "docker")
 	c.env = append(c.env, "DOCKER_CONFIG="+filepath.Join(c.home, ".docker"))
-	if r := c.run("info", "--format", "{{.ServerVersion}}"); r.err != nil {
-		t.Fatalf("the docker daemon is not running (scripts/test-deps.sh starts it):\n%s", r.out)
+	if r := c.run(t, "info", "--format", "{{.ServerVersion}}"); r.Err != nil {
+		t.Fatalf("the docker daemon is not running (scripts/test-deps.sh starts it):\n%s", r.Combined)
 	}
 	ref := func(tag string) string { return host + "/" + repo + ":" + tag }
 	t.Cleanup(func() {
 		for _, tag := range []string{"v1", "v2", "v3"} {
-			c.run("rmi", "-f", ref(tag))
+			c.run(t, "rmi", "-f", ref(tag))
 		}
 	})
 	return &registryClient{
 		name: name,
 		repo: repo,
-		login: func(t *testing.T, user, password string) cmdResult {
-			return c.run("login", "-u", user, "-p", password, host)
+		login: func(t *testing.T, user, password string) result {
+			return c.run(t, "login", "-u", user, "-p", password, host)
 		},
-		push: func(t *testing.T, tag string) cmdResult {
+		push: func(t *testing.T, tag string) result {
 			rootfs := filepath.Join(t.TempDir(), "rootfs.tar")
 			if err := os.WriteFile(rootfs, tarWithFile(clientContent(name, tag)), 0o644); err != nil {
-				return cmdResult{err: err}
+				return result{Err: err}
 			}
-			if r := c.run("import", rootfs, ref(tag)); r.err != nil {
+			if r := c.run(t, "import", rootfs, ref(tag)); r.Err != nil {
 				return r
 			}
-			return c.run("push", ref(tag))
+			return c.run(t, "push", ref(tag))
 		},
-		pull: func(t *testing.T, tag string) cmdResult {
-			c.run("rmi", "-f", ref(tag))
-			r := c.run("pull", ref(tag))
-			if r.err != nil {
-				return r
+		pull: func(t *testing.T, tag string) (result, string) {
+			c.run(t, "rmi", "-f", ref(tag))
+			r := c.run(t, "pull", ref(tag))
+			if r.Err != nil {
+				return r, ""
 			}
 			// Read the file back out of the pulled image.
-			created := c.run("create", ref(tag), "/none")
-			if created.err != nil {
-				return created
+			created := c.run(t, "create", ref(tag), "/none")
+			if created.Err != nil {
+				return created, ""
 			}
-			id := strings.TrimSpace(created.data)
-			defer c.run("rm", id)
-			cp := c.run("cp", id+":/"+clientFile, "-")
-			if cp.err != nil {
-				return cp
+			id := strings.TrimSpace(created.Stdout)
+			defer c.run(t, "rm", id)
+			cp := c.run(t, "cp", id+":/"+clientFile, "-")
+			if cp.Err != nil {
+				return cp, ""
 			}
-			r.data, r.err = fileFromTar([]byte(cp.data))
-			return r
+			return withData(r, func() (string, error) { return fileFromTar([]byte(cp.Stdout)) })
 		},
 		denied: map[string]string{
 			"":      `denied: {denied}`,

@@ -32,12 +32,12 @@ func newCraneClient(t *testing.T, tools map[string]string, in *instance, overTLS
 	// onTLS checks that a command spoke HTTPS and the certificate verified.
 	// A refused ping makes crane try plain HTTP as well, so only commands
 	// that succeeded must have stayed on HTTPS.
-	onTLS := func(t *testing.T, r cmdResult) cmdResult {
+	onTLS := func(t *testing.T, r result) result {
 		if overTLS {
-			assert.Contains(t, r.out, "--> GET https://"+host+"/v2/", "no HTTPS request in crane's log")
-			assert.NotContains(t, r.out, "x509:", "acremu's certificate did not verify")
-			if r.err == nil {
-				assert.NotContains(t, r.out, "http://"+host, "crane fell back to plain HTTP")
+			assert.Contains(t, r.Combined, "--> GET https://"+host+"/v2/", "no HTTPS request in crane's log")
+			assert.NotContains(t, r.Combined, "x509:", "acremu's certificate did not verify")
+			if r.Err == nil {
+				assert.NotContains(t, r.Combined, "http://"+host, "crane fell back to plain HTTP")
 			}
 		}
 		return r
@@ -45,23 +45,23 @@ func newCraneClient(t *testing.T, tools map[string]string, in *instance, overTLS
 	return &registryClient{
 		name: name,
 		repo: repo,
-		push: func(t *testing.T, tag string) cmdResult {
+		push: func(t *testing.T, tag string) result {
 			layer := filepath.Join(t.TempDir(), "layer.tar")
 			if err := os.WriteFile(layer, tarWithFile(clientContent(name, tag)), 0o644); err != nil {
-				return cmdResult{err: err}
+				return result{Err: err}
 			}
 			// No base image: crane starts from an empty one.
-			return onTLS(t, c.run("append", "-f", layer, "-t", ref(tag)))
+			return onTLS(t, c.run(t, "append", "-f", layer, "-t", ref(tag)))
 		},
-		tags: func(t *testing.T, _ string) cmdResult { return onTLS(t, c.run("ls", host+"/"+repo)) },
-		pull: func(t *testing.T, tag string) cmdResult {
-			r := onTLS(t, c.run("export", ref(tag), "-"))
-			if r.err == nil {
-				r.data, r.err = fileFromTar([]byte(r.data))
-			}
-			return r
+		tags: func(t *testing.T, _ string) (result, string) {
+			r := onTLS(t, c.run(t, "ls", host+"/"+repo))
+			return r, r.Stdout
 		},
-		delete: func(t *testing.T, tag string) cmdResult { return onTLS(t, c.run("delete", ref(tag))) },
+		pull: func(t *testing.T, tag string) (result, string) {
+			r := onTLS(t, c.run(t, "export", ref(tag), "-"))
+			return withData(r, func() (string, error) { return fileFromTar([]byte(r.Stdout)) })
+		},
+		delete: func(t *testing.T, tag string) result { return onTLS(t, c.run(t, "delete", ref(tag))) },
 		denied: map[string]string{"": `GET ` + scheme + `://{host}/v2/: DENIED: {denied}`},
 	}
 }
@@ -77,32 +77,31 @@ func newOrasClient(t *testing.T, tools map[string]string, host string) *registry
 	return &registryClient{
 		name: name,
 		repo: repo,
-		login: func(t *testing.T, user, password string) cmdResult {
-			return c.run("login", "--registry-config", config, "-u", user, "-p", password, host)
+		login: func(t *testing.T, user, password string) result {
+			return c.run(t, "login", "--registry-config", config, "-u", user, "-p", password, host)
 		},
-		push: func(t *testing.T, tag string) cmdResult {
+		push: func(t *testing.T, tag string) result {
 			// oras stores the path it is given as the file's title, so push
 			// a relative name from the working directory.
 			if err := os.WriteFile(filepath.Join(c.home, clientFile), []byte(clientContent(name, tag)), 0o644); err != nil {
-				return cmdResult{err: err}
+				return result{Err: err}
 			}
-			return c.run("push", "--registry-config", config, ref(tag), clientFile)
+			return c.run(t, "push", "--registry-config", config, ref(tag), clientFile)
 		},
-		tags: func(t *testing.T, _ string) cmdResult {
-			return c.run("repo", "tags", "--registry-config", config, host+"/"+repo)
+		tags: func(t *testing.T, _ string) (result, string) {
+			r := c.run(t, "repo", "tags", "--registry-config", config, host+"/"+repo)
+			return r, r.Stdout
 		},
-		pull: func(t *testing.T, tag string) cmdResult {
+		pull: func(t *testing.T, tag string) (result, string) {
 			out := t.TempDir()
-			r := c.run("pull", "--registry-config", config, "-o", out, ref(tag))
-			if r.err == nil {
-				var b []byte
-				b, r.err = os.ReadFile(filepath.Join(out, clientFile))
-				r.data = string(b)
-			}
-			return r
+			r := c.run(t, "pull", "--registry-config", config, "-o", out, ref(tag))
+			return withData(r, func() (string, error) {
+				b, err := os.ReadFile(filepath.Join(out, clientFile))
+				return string(b), err
+			})
 		},
-		delete: func(t *testing.T, tag string) cmdResult {
-			return c.run("manifest", "delete", "--force", "--registry-config", config, ref(tag))
+		delete: func(t *testing.T, tag string) result {
+			return c.run(t, "manifest", "delete", "--force", "--registry-config", config, ref(tag))
 		},
 		// A refused HEAD has no body, so oras reports the bare status.
 		denied: map[string]string{
@@ -125,19 +124,25 @@ func newRegctlClient(t *testing.T, tools map[string]string, host string) *regist
 	return &registryClient{
 		name: name,
 		repo: repo,
-		login: func(t *testing.T, user, password string) cmdResult {
-			return c.run("registry", "login", "-u", user, "-p", password, host)
+		login: func(t *testing.T, user, password string) result {
+			return c.run(t, "registry", "login", "-u", user, "-p", password, host)
 		},
-		push: func(t *testing.T, tag string) cmdResult {
+		push: func(t *testing.T, tag string) result {
 			if err := os.WriteFile(filepath.Join(c.home, clientFile), []byte(clientContent(name, tag)), 0o644); err != nil {
-				return cmdResult{err: err}
+				return result{Err: err}
 			}
-			return c.run("artifact", "put", "--artifact-type", "application/vnd.acremu.test.v1", "-f", clientFile, ref(tag))
+			return c.run(t, "artifact", "put", "--artifact-type", "application/vnd.acremu.test.v1", "-f", clientFile, ref(tag))
 		},
-		tags: func(t *testing.T, _ string) cmdResult { return c.run("tag", "ls", host+"/"+repo) },
-		pull: func(t *testing.T, tag string) cmdResult { return c.run("artifact", "get", ref(tag)) },
+		tags: func(t *testing.T, _ string) (result, string) {
+			r := c.run(t, "tag", "ls", host+"/"+repo)
+			return r, r.Stdout
+		},
+		pull: func(t *testing.T, tag string) (result, string) {
+			r := c.run(t, "artifact", "get", ref(tag))
+			return r, r.Stdout
+		},
 		// tag delete removes the tag alone, even where several share a manifest.
-		delete: func(t *testing.T, tag string) cmdResult { return c.run("tag", "delete", ref(tag)) },
+		delete: func(t *testing.T, tag string) result { return c.run(t, "tag", "delete", ref(tag)) },
 		// regctl calls every 401 and 403 "unauthorized" and prints the body
 		// as sent, apostrophes escaped.
 		denied: map[string]string{

@@ -43,7 +43,7 @@ func requireRealmFollowsHost(t *testing.T, tools map[string]string, in *instance
 			c.env = append(c.env, "DOCKER_CONFIG="+filepath.Join(c.home, ".docker"))
 			c.mustRun(t, tc.login(c)...)
 			r := c.mustRun(t, tc.tags(c)...)
-			require.Equal(t, []string{"v1"}, sortedLines(r.data), r.out)
+			require.Equal(t, []string{"v1"}, sortedLines(r.Stdout), r.Combined)
 		})
 	}
 }

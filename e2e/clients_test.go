@@ -16,25 +16,23 @@ import (
 )
 
 // clientOp is one operation on the client's own repository. tag
-// selects the image; tags and login ignore it.
-type clientOp func(t *testing.T, tag string) cmdResult
+// selects the image; tags ignores it. Its result's Combined output is
+// shown on failure and matched on denial.
+type clientOp func(t *testing.T, tag string) result
 
-// cmdResult is what a client command left behind.
-type cmdResult struct {
-	out  string // stdout and stderr, interleaved: shown on failure, matched on denial
-	data string // what the operation produced: the pulled file's content, listed tags one per line
-	err  error
-}
+// dataOp is an operation that produces data as well: the pulled file's
+// content, or the listed tags one per line.
+type dataOp func(t *testing.T, tag string) (result, string)
 
 // registryClient is one client, set up with a private configuration for
 // one registry host. A nil login or delete means the client has none that
 // talks to the registry.
 type registryClient struct {
 	name   string
-	login  func(t *testing.T, user, password string) cmdResult
+	login  func(t *testing.T, user, password string) result
 	push   clientOp
-	pull   clientOp // data: the pushed file's content
-	tags   clientOp // data: one tag per line; nil when the client cannot list tags
+	pull   dataOp   // data: the pushed file's content
+	tags   dataOp   // data: one tag per line; nil when the client cannot list tags
 	delete clientOp // deletes one tag
 	// denied maps an operation name ("login", "push", …; "" for any) to
 	// what the client prints when the firewall refuses it; {host} and
@@ -126,9 +124,9 @@ func TestClients(t *testing.T) {
 					want = append(want, "v2")
 				}
 				require.Equal(t, want, registryTags(t, host, name, password, c.repo))
-				r := c.pull(t, "v1")
-				require.NoError(t, r.err, r.out)
-				require.Equal(t, clientContent(c.name, "v1"), r.data)
+				r, data := c.pull(t, "v1")
+				r.MustSucceed(t)
+				require.Equal(t, clientContent(c.name, "v1"), data)
 			})
 		}
 	})
@@ -138,42 +136,38 @@ func TestClients(t *testing.T) {
 
 // requireAdmitted pushes v1 and v2, lists both, pulls v1 and deletes v2.
 func (c *registryClient) requireAdmitted(t *testing.T, user, password string) {
-	must := func(t *testing.T, r cmdResult) {
-		t.Helper()
-		require.NoError(t, r.err, r.out)
-	}
 	t.Run("login", func(t *testing.T) {
 		if c.login == nil {
 			t.Skip("no login that contacts the registry; credentials are written at set-up")
 		}
-		must(t, c.login(t, user, password))
+		c.login(t, user, password).MustSucceed(t)
 	})
 	t.Run("push", func(t *testing.T) {
-		must(t, c.push(t, "v1"))
-		must(t, c.push(t, "v2"))
+		c.push(t, "v1").MustSucceed(t)
+		c.push(t, "v2").MustSucceed(t)
 	})
 	t.Run("list tags", func(t *testing.T) {
 		if c.tags == nil {
 			t.Skip("no tag listing")
 		}
-		r := c.tags(t, "")
-		must(t, r)
-		require.Equal(t, []string{"v1", "v2"}, sortedLines(r.data), r.out)
+		r, tags := c.tags(t, "")
+		r.MustSucceed(t)
+		require.Equal(t, []string{"v1", "v2"}, sortedLines(tags), r.Combined)
 	})
 	t.Run("pull", func(t *testing.T) {
-		r := c.pull(t, "v1")
-		must(t, r)
-		require.Equal(t, clientContent(c.name, "v1"), r.data, r.out)
+		r, data := c.pull(t, "v1")
+		r.MustSucceed(t)
+		require.Equal(t, clientContent(c.name, "v1"), data, r.Combined)
 	})
 	t.Run("delete", func(t *testing.T) {
 		if c.delete == nil {
 			t.Skip("no delete")
 		}
-		must(t, c.delete(t, "v2"))
+		c.delete(t, "v2").MustSucceed(t)
 		if c.tags != nil {
-			r := c.tags(t, "")
-			must(t, r)
-			require.Equal(t, []string{"v1"}, sortedLines(r.data), r.out)
+			r, tags := c.tags(t, "")
+			r.MustSucceed(t)
+			require.Equal(t, []string{"v1"}, sortedLines(tags), r.Combined)
 		}
 	})
 }
@@ -181,9 +175,9 @@ func (c *registryClient) requireAdmitted(t *testing.T, user, password string) {
 // requireDenied runs every operation and requires each to fail with the
 // client's own rendering of the firewall's 403.
 func (c *registryClient) requireDenied(t *testing.T, host, user, password string) {
-	refused := func(t *testing.T, opName string, r cmdResult) {
+	refused := func(t *testing.T, opName string, r result) {
 		t.Helper()
-		require.Error(t, r.err, "%s succeeded although the firewall denies it:\n%s", opName, r.out)
+		require.Error(t, r.Err, "%s succeeded although the firewall denies it:\n%s", opName, r.Combined)
 		pattern, ok := c.denied[opName]
 		if !ok {
 			pattern = c.denied[""]
@@ -192,8 +186,8 @@ func (c *registryClient) requireDenied(t *testing.T, host, user, password string
 			"{host}", regexp.QuoteMeta(host),
 			"{denied}", regexp.QuoteMeta(fmt.Sprintf("client with IP '%s' is not allowed access. Refer https://aka.ms/acr/firewall to grant access.", natAddr)),
 		).Replace(pattern)
-		assert.Regexp(t, pattern, r.out)
-		assert.Regexp(t, `403|(?i)denied`, r.out)
+		assert.Regexp(t, pattern, r.Combined)
+		assert.Regexp(t, `403|(?i)denied`, r.Combined)
 	}
 	t.Run("login", func(t *testing.T) {
 		if c.login == nil {
@@ -206,9 +200,13 @@ func (c *registryClient) requireDenied(t *testing.T, host, user, password string
 		if c.tags == nil {
 			t.Skip("no tag listing")
 		}
-		refused(t, "tags", c.tags(t, ""))
+		r, _ := c.tags(t, "")
+		refused(t, "tags", r)
 	})
-	t.Run("pull", func(t *testing.T) { refused(t, "pull", c.pull(t, "v1")) })
+	t.Run("pull", func(t *testing.T) {
+		r, _ := c.pull(t, "v1")
+		refused(t, "pull", r)
+	})
 	t.Run("delete", func(t *testing.T) {
 		if c.delete == nil {
 			t.Skip("no delete")
@@ -253,4 +251,15 @@ func jsonTags(b []byte) (string, error) {
 		return "", err
 	}
 	return strings.Join(v.Tags, "\n"), nil
+}
+
+// withData reads an operation's data after its command succeeded; an error
+// reading it fails the operation.
+func withData(r result, read func() (string, error)) (result, string) {
+	if r.Err != nil {
+		return r, ""
+	}
+	data, err := read()
+	r.Err = err
+	return r, data
 }

@@ -63,20 +63,20 @@ func TestOrasWithScopeMapToken(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := oras.run(tt.args...)
+			r := oras.run(t, tt.args...)
 			if tt.wantErr {
-				require.Error(t, r.err, r.out)
+				require.Error(t, r.Err, r.Combined)
 			} else {
-				require.NoError(t, r.err, r.out)
+				require.NoError(t, r.Err, r.Combined)
 			}
-			assert.Contains(t, r.out, tt.output)
+			assert.Contains(t, r.Combined, tt.output)
 		})
 	}
 
 	t.Run("denied by the firewall before the token is looked at", func(t *testing.T) {
 		in.patchRegistry(rg, reg, map[string]any{"properties": map[string]any{"networkRuleSet": map[string]any{"defaultAction": "Deny"}}})
-		r := oras.run("manifest", "fetch", "--plain-http", in.Host()+"/ci/app:v1")
-		require.Error(t, r.err, r.out)
-		assert.Contains(t, r.out, "client with IP '"+natAddr+"' is not allowed access")
+		r := oras.run(t, "manifest", "fetch", "--plain-http", in.Host()+"/ci/app:v1")
+		require.Error(t, r.Err, r.Combined)
+		assert.Contains(t, r.Combined, "client with IP '"+natAddr+"' is not allowed access")
 	})
 }

@@ -4,12 +4,8 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"debug/buildinfo"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -46,9 +42,8 @@ func clientTools(t *testing.T) map[string]string {
 		tools[tool] = path
 	}
 	for _, tool := range []string{"skopeo", "docker"} {
-		out, err := exec.Command(tool, "--version").CombinedOutput()
-		require.NoError(t, err, "%s (install with scripts/test-deps.sh): %s", tool, out)
-		t.Logf("%s", strings.TrimSpace(string(out)))
+		r := runCommand(t, command{name: tool, args: []string{"--version"}})
+		require.NoError(t, r.Err, "%s (install with scripts/test-deps.sh): %s", tool, r.Combined)
 	}
 	return tools
 }
@@ -86,25 +81,17 @@ func newClientCLI(t *testing.T, bin string, env ...string) *clientCLI {
 	return &clientCLI{bin: bin, home: home, env: append([]string{"HOME=" + home, "XDG_CONFIG_HOME=" + home + "/.config", "XDG_RUNTIME_DIR=" + home + "/run"}, env...)}
 }
 
-// run executes the client; data is its standard output.
-func (c *clientCLI) run(args ...string) cmdResult {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, c.bin, append(slices.Clone(c.pre), args...)...)
-	cmd.Env = append(os.Environ(), c.env...)
-	cmd.Dir = c.home
-	var stdout bytes.Buffer
-	var both syncBuffer // stdout and stderr are copied by two goroutines
-	cmd.Stdout = io.MultiWriter(&stdout, &both)
-	cmd.Stderr = &both
-	err := cmd.Run()
-	return cmdResult{out: both.String(), data: stdout.String(), err: err}
+// clientCommandLimit bounds one client command.
+const clientCommandLimit = 2 * time.Minute
+
+// run runs the client in its private HOME.
+func (c *clientCLI) run(t testing.TB, args ...string) result {
+	t.Helper()
+	return runCommand(t, command{name: c.bin, args: append(slices.Clone(c.pre), args...), env: c.env, dir: c.home, timeout: clientCommandLimit})
 }
 
 // mustRun runs a set-up command that has to succeed.
-func (c *clientCLI) mustRun(t *testing.T, args ...string) cmdResult {
+func (c *clientCLI) mustRun(t testing.TB, args ...string) result {
 	t.Helper()
-	r := c.run(args...)
-	require.NoError(t, r.err, "%s %s:\n%s", filepath.Base(c.bin), strings.Join(args, " "), r.out)
-	return r
+	return c.run(t, args...).MustSucceed(t)
 }

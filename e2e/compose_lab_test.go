@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -58,29 +57,22 @@ func startLab(t *testing.T) *lab {
 
 	requireDepsLabImages(t)
 	t.Cleanup(func() {
-		args := append([]string{"rmi", "-f"}, images...)
-		exec.Command("docker", args...).Run()
+		runCommand(t, command{name: "docker", args: append([]string{"rmi", "-f"}, images...)})
 	})
-	start := time.Now()
-	out, err := l.run(labBuildLimit, "bash", filepath.Join("..", "lab", "build-offline.sh"))
-	require.NoError(t, err, "lab/build-offline.sh (after %v):\n%s", time.Since(start).Round(time.Second), out)
-	t.Logf("lab/build-offline.sh took %v:\n%s", time.Since(start).Round(time.Second), out)
+	build := l.run(labBuildLimit, "bash", filepath.Join("..", "lab", "build-offline.sh")).MustSucceed(t)
+	t.Logf("lab/build-offline.sh took %v:\n%s", build.Elapsed.Round(time.Second), build.Combined)
 
 	t.Cleanup(func() {
 		if t.Failed() {
-			logs, _ := l.composeRun("logs", "--no-color")
-			t.Logf("lab logs:\n%s", logs)
+			t.Logf("lab logs:\n%s", l.composeRun("logs", "--no-color").Combined)
 		}
-		if out, err := l.composeRun("down", "-v", "--remove-orphans"); err != nil {
-			t.Errorf("compose down: %v\n%s", err, out)
+		if down := l.composeRun("down", "-v", "--remove-orphans"); !down.OK() {
+			t.Errorf("compose down: %s", down)
 		}
 	})
-	out, err = l.composeRun("up", "-d")
-	require.NoError(t, err, "compose up:\n%s", out)
+	l.composeRun("up", "-d").MustSucceed(t)
 	for _, s := range labServices {
-		id, err := l.composeRun("ps", "-q", s)
-		require.NoError(t, err, id)
-		l.ids[s] = strings.TrimSpace(id)
+		l.ids[s] = strings.TrimSpace(l.composeRun("ps", "-q", s).MustSucceed(t).Stdout)
 		require.NotEmpty(t, l.ids[s], "no container for %s", s)
 	}
 	l.waitHealthy(labHealthyLimit)
@@ -111,8 +103,8 @@ const (
 func requireDepsLabImages(t *testing.T) {
 	t.Helper()
 	for _, image := range depsLabImages {
-		if out, err := exec.Command("docker", "image", "inspect", "--format", "{{.Id}}", image).CombinedOutput(); err != nil {
-			t.Fatalf("image %s is missing: run `make deps` (scripts/test-deps.sh builds the compose lab images once per machine)\n%s", image, out)
+		if r := runCommand(t, command{name: "docker", args: []string{"image", "inspect", "--format", "{{.Id}}", image}}); !r.OK() {
+			t.Fatalf("image %s is missing: run `make deps` (scripts/test-deps.sh builds the compose lab images once per machine)\n%s", image, r.Combined)
 		}
 	}
 }
@@ -127,7 +119,7 @@ func composeCommand(t *testing.T) []string {
 	if _, err := exec.LookPath("docker-compose"); err == nil {
 		return []string{"docker-compose"}
 	}
-	if exec.Command("docker", "compose", "version").Run() == nil {
+	if runCommand(t, command{name: "docker", args: []string{"compose", "version"}}).OK() {
 		return []string{"docker", "compose"}
 	}
 	t.Fatal("neither docker-compose nor the docker compose plugin is installed (make test installs docker-compose)")
@@ -139,12 +131,10 @@ func composeCommand(t *testing.T) []string {
 func freeLabNet(t *testing.T) string {
 	t.Helper()
 	var used []netip.Prefix
-	ids, err := exec.Command("docker", "network", "ls", "-q").Output()
-	require.NoError(t, err)
-	if f := strings.Fields(string(ids)); len(f) > 0 {
-		out, err := exec.Command("docker", append([]string{"network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}} {{end}}"}, f...)...).Output()
-		require.NoError(t, err)
-		for _, s := range strings.Fields(string(out)) {
+	ids := runCommand(t, command{name: "docker", args: []string{"network", "ls", "-q"}}).MustSucceed(t).Stdout
+	if f := strings.Fields(ids); len(f) > 0 {
+		subnets := runCommand(t, command{name: "docker", args: append([]string{"network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}} {{end}}"}, f...)}).MustSucceed(t).Stdout
+		for _, s := range strings.Fields(subnets) {
 			if p, err := netip.ParsePrefix(s); err == nil {
 				used = append(used, p)
 			}
@@ -185,14 +175,14 @@ func randomSuffix(t *testing.T) string {
 }
 
 // run runs a command with the lab's environment.
-func (l *lab) run(timeout time.Duration, name string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	return run(ctx, l.env, name, args...)
+func (l *lab) run(timeout time.Duration, name string, args ...string) result {
+	l.t.Helper()
+	return runCommand(l.t, command{name: name, args: args, env: l.env, timeout: timeout})
 }
 
 // composeRun runs the compose CLI on the repository's docker-compose.yml.
-func (l *lab) composeRun(args ...string) (string, error) {
+func (l *lab) composeRun(args ...string) result {
+	l.t.Helper()
 	full := append(append(append([]string(nil), l.compose[1:]...),
 		"-p", l.project, "-f", filepath.Join("..", "docker-compose.yml")), args...)
 	return l.run(labComposeLimit, l.compose[0], full...)
@@ -200,23 +190,22 @@ func (l *lab) composeRun(args ...string) (string, error) {
 
 // sh runs a shell script in a service's container, as `docker compose exec`
 // would (docker exec is quicker than starting the compose CLI).
-func (l *lab) sh(service, script string) (string, error) {
+func (l *lab) sh(service, script string) result {
+	l.t.Helper()
 	return l.run(2*time.Minute, "docker", "exec", l.ids[service], "sh", "-c", "set -o pipefail; "+script)
 }
 
 func (l *lab) mustSh(service, script string) string {
 	l.t.Helper()
-	out, err := l.sh(service, script)
-	require.NoError(l.t, err, "%s: %s\n%s", service, script, out)
-	return out
+	return l.sh(service, script).MustSucceed(l.t).Combined
 }
 
 // inspect formats a service's container with a docker inspect template.
+// It is polled, so it logs nothing.
 func (l *lab) inspect(service, format string) string {
 	l.t.Helper()
-	out, err := exec.Command("docker", "inspect", "--format", format, l.ids[service]).CombinedOutput()
-	require.NoError(l.t, err, string(out))
-	return strings.TrimSpace(string(out))
+	r := runCommand(l.t, command{name: "docker", args: []string{"inspect", "--format", format, l.ids[service]}, quiet: true})
+	return strings.TrimSpace(r.MustSucceed(l.t).Combined)
 }
 
 func (l *lab) waitHealthy(timeout time.Duration) {

@@ -52,27 +52,26 @@ func TestComposeLab(t *testing.T) {
 	}
 	l.mustSh("vm-allowed", fmt.Sprintf("echo '%s' > /tmp/hello.txt && tar -cf /tmp/layer.tar -C /tmp hello.txt && crane append -f /tmp/layer.tar -t %s", content, image))
 
-	pull := func(service string) (string, error) {
+	pull := func(service string) result {
 		return l.sh(service, "crane export "+image+" - | tar -xOf - hello.txt")
 	}
 	// ping is the raw status of GET /v2/ over plain HTTP: 401 asks for
 	// credentials (the firewall let the request through), 403 is the firewall.
 	ping := func(service string) string {
-		out, _ := l.sh(service, "wget -q -O /dev/null http://acremu:5000/v2/ 2>&1; true")
-		return out
+		return l.sh(service, "wget -q -O /dev/null http://acremu:5000/v2/ 2>&1; true").Combined
 	}
 	requireAdmitted := func(t *testing.T, service string) {
 		t.Helper()
-		out, err := pull(service)
-		require.NoError(t, err, "%s should pull:\n%s", service, out)
-		assert.Contains(t, out, content)
+		r := pull(service)
+		require.NoError(t, r.Err, "%s should pull:\n%s", service, r.Combined)
+		assert.Contains(t, r.Combined, content)
 		assert.Contains(t, ping(service), "401 Unauthorized")
 	}
 	requireDenied := func(t *testing.T, service, addr string) {
 		t.Helper()
-		out, err := pull(service)
-		require.Error(t, err, "%s should be denied:\n%s", service, out)
-		assert.Contains(t, out, "DENIED: client with IP '"+addr+"' is not allowed access. Refer https://aka.ms/acr/firewall to grant access.")
+		r := pull(service)
+		require.Error(t, r.Err, "%s should be denied:\n%s", service, r.Combined)
+		assert.Contains(t, r.Combined, "DENIED: client with IP '"+addr+"' is not allowed access. Refer https://aka.ms/acr/firewall to grant access.")
 		assert.Contains(t, ping(service), "403 Forbidden")
 	}
 	allowOnly := func(t *testing.T, addr string) {

@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bufio"
-	"context"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -37,17 +35,12 @@ var (
 func conformanceBinary(t *testing.T) string {
 	t.Helper()
 	conformanceOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "bash", filepath.Join("..", "scripts", "build-conformance.sh"))
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			conformanceErr = fmt.Errorf("scripts/build-conformance.sh: %v\n%s", err, stderr.String())
+		build := runCommand(t, command{name: "bash", args: []string{filepath.Join("..", "scripts", "build-conformance.sh")}, timeout: 5 * time.Minute})
+		if build.Err != nil {
+			conformanceErr = fmt.Errorf("scripts/build-conformance.sh: %v\n%s", build.Err, build.Stderr)
 			return
 		}
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		lines := strings.Split(strings.TrimSpace(build.Stdout), "\n")
 		conformanceBin = lines[len(lines)-1]
 	})
 	require.NoError(t, conformanceErr)
@@ -101,18 +94,10 @@ func runConformance(t *testing.T, bin, registry, user, password string, extra ..
 	)
 	env = append(env, extra...)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin)
-	cmd.Dir = dir
-	cmd.Env = env
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	run := conformanceRun{Stdout: stdout.String(), Elapsed: time.Since(start)}
+	suite := runCommand(t, command{name: bin, environ: env, dir: dir, timeout: 5 * time.Minute})
+	run := conformanceRun{Stdout: suite.Stdout, Elapsed: suite.Elapsed}
 	run.Summary, run.Rows = parseConformanceSummary(run.Stdout)
-	require.Contains(t, run.Summary, "Pass", "no summary from the conformance suite (exit: %v)\nstderr:\n%s\nstdout:\n%s", err, stderr.String(), run.Stdout)
+	require.Contains(t, run.Summary, "Pass", "no summary from the conformance suite (exit: %v)\nstderr:\n%s\nstdout:\n%s", suite.Err, suite.Stderr, run.Stdout)
 
 	f, err := os.Open(filepath.Join(results, "junit.xml"))
 	require.NoError(t, err)

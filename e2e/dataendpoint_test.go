@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -78,14 +77,13 @@ func TestDataEndpoints(t *testing.T) {
 	in.patchRegistry(rg, name, deniedRules)
 	t.Run("the data endpoint denies", func(t *testing.T) {
 		curl := newClientCLI(t, "curl")
-		r := curl.run("-sS", "-w", "\n%{http_code}", link)
-		require.NoError(t, r.err, r.out)
-		require.Equal(t, `{"errors":[{"code":"DENIED","message":"client with IP \u0027`+natAddr+`\u0027 is not allowed access. Refer https://aka.ms/acr/firewall to grant access."}]}`+"\n\n403", r.data)
+		r := curl.run(t, "-sS", "-w", "\n%{http_code}", link).MustSucceed(t)
+		require.Equal(t, `{"errors":[{"code":"DENIED","message":"client with IP \u0027`+natAddr+`\u0027 is not allowed access. Refer https://aka.ms/acr/firewall to grant access."}]}`+"\n\n403", r.Stdout)
 		for _, c := range clients {
 			t.Run(c.name, func(t *testing.T) {
-				r := c.pull(t, "v1")
-				require.Error(t, r.err, r.out)
-				assert.Regexp(t, `403|(?i)denied`, r.out)
+				r, _ := c.pull(t, "v1")
+				require.Error(t, r.Err, r.Combined)
+				assert.Regexp(t, `403|(?i)denied`, r.Combined)
 			})
 		}
 	})
@@ -96,9 +94,9 @@ func TestDataEndpoints(t *testing.T) {
 		require.Empty(t, blobRedirect(t, in, name, password, "crane/hello", "v1"))
 		for _, c := range clients {
 			t.Run(c.name, func(t *testing.T) {
-				r := c.pull(t, "v1")
-				require.NoError(t, r.err, r.out)
-				require.Equal(t, clientContent(c.name, "v1"), r.data)
+				r, data := c.pull(t, "v1")
+				r.MustSucceed(t)
+				require.Equal(t, clientContent(c.name, "v1"), data)
 			})
 		}
 	})
@@ -153,12 +151,11 @@ func TestEndpointProtocolOverIPv6(t *testing.T) {
 		ln.Close()
 	}
 	tools := clientTools(t)
-	v6Port := freeV6Port(t)
-	in := startAcremu(t, "--listen", fmt.Sprintf("[::1]:%d", v6Port),
+	in := startAcremu(t, "--listen", "[::1]:0",
 		"--nat", "127.0.0.0/8="+natAddr, "--nat", "::1=2001:db8::10")
 	const rg, name = "acremu", "myregistry"
 	password := in.adminPassword(rg, name)
-	v4Host, v6Host := in.Host(), fmt.Sprintf("[::1]:%d", v6Port)
+	v4Host, v6Host := in.Host(), in.Listeners[1]
 
 	crane := newClientCLI(t, tools["crane"])
 	crane.env = append(crane.env, "DOCKER_CONFIG="+filepath.Join(crane.home, ".docker"))
@@ -167,12 +164,9 @@ func TestEndpointProtocolOverIPv6(t *testing.T) {
 	layer := filepath.Join(t.TempDir(), "layer.tar")
 	require.NoError(t, os.WriteFile(layer, tarWithFile(clientContent("crane", "v6")), 0o644))
 	crane.mustRun(t, "append", "-f", layer, "-t", v4Host+"/v6/hello:v1")
-	pull := func(h string) cmdResult {
-		r := crane.run("export", "--insecure", h+"/v6/hello:v1", "-")
-		if r.err == nil {
-			r.data, r.err = fileFromTar([]byte(r.data))
-		}
-		return r
+	pull := func(t *testing.T, h string) (result, string) {
+		r := crane.run(t, "export", "--insecure", h+"/v6/hello:v1", "-")
+		return withData(r, func() (string, error) { return fileFromTar([]byte(r.Stdout)) })
 	}
 
 	const preview = "?api-version=2026-01-01-preview"
@@ -185,33 +179,24 @@ func TestEndpointProtocolOverIPv6(t *testing.T) {
 
 	t.Run("IPv4: the IPv6 client cannot reach the registry", func(t *testing.T) {
 		patch(map[string]any{"endpointProtocol": "IPv4", "networkRuleSet": allow})
-		r := pull(v4Host)
-		require.NoError(t, r.err, r.out)
-		r = pull(v6Host)
-		require.Error(t, r.err, r.out)
-		assert.Contains(t, r.out, "EOF")
+		r, _ := pull(t, v4Host)
+		r.MustSucceed(t)
+		r, _ = pull(t, v6Host)
+		require.Error(t, r.Err, r.Combined)
+		assert.Contains(t, r.Combined, "EOF")
 	})
 	t.Run("IPv4AndIPv6 with Allow: the IPv6 client pulls", func(t *testing.T) {
 		patch(map[string]any{"dataEndpointEnabled": true, "endpointProtocol": "IPv4AndIPv6", "networkRuleSet": allow})
-		r := pull(v6Host)
-		require.NoError(t, r.err, r.out)
-		require.Equal(t, clientContent("crane", "v6"), r.data)
+		r, data := pull(t, v6Host)
+		r.MustSucceed(t)
+		require.Equal(t, clientContent("crane", "v6"), data)
 	})
 	t.Run("IPv4AndIPv6 with IP rules: the IPv6 client is denied by its address", func(t *testing.T) {
 		patch(map[string]any{"networkRuleSet": deny})
-		r := pull(v4Host)
-		require.NoError(t, r.err, r.out)
-		r = pull(v6Host)
-		require.Error(t, r.err, r.out)
-		assert.Contains(t, r.out, "DENIED: client with IP '2001:db8::10' is not allowed access. Refer https://aka.ms/acr/firewall to grant access.")
+		r, _ := pull(t, v4Host)
+		r.MustSucceed(t)
+		r, _ = pull(t, v6Host)
+		require.Error(t, r.Err, r.Combined)
+		assert.Contains(t, r.Combined, "DENIED: client with IP '2001:db8::10' is not allowed access. Refer https://aka.ms/acr/firewall to grant access.")
 	})
-}
-
-// freeV6Port returns a TCP port that was free a moment ago on ::1.
-func freeV6Port(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "[::1]:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

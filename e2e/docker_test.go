@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"archive/tar"
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -34,17 +33,18 @@ func newDocker(t *testing.T) *dockerEnv {
 	return &dockerEnv{t: t, env: []string{"DOCKER_CONFIG=" + t.TempDir()}}
 }
 
-func (d *dockerEnv) run(args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	return run(ctx, d.env, "docker", args...)
+// dockerCommandLimit bounds one docker command.
+const dockerCommandLimit = 2 * time.Minute
+
+func (d *dockerEnv) run(args ...string) result {
+	d.t.Helper()
+	return runCommand(d.t, command{name: "docker", args: args, env: d.env, timeout: dockerCommandLimit})
 }
 
+// must runs docker, requires success and returns what it printed.
 func (d *dockerEnv) must(args ...string) string {
 	d.t.Helper()
-	out, err := d.run(args...)
-	require.NoError(d.t, err, "docker %s:\n%s", strings.Join(args, " "), out)
-	return out
+	return d.run(args...).MustSucceed(d.t).Combined
 }
 
 // importImage makes a one-file image with docker import (nothing can be
@@ -64,7 +64,8 @@ func (d *dockerEnv) importImage(ref, content string) {
 }
 
 // pullFresh removes ref locally and pulls it, so the pull really travels.
-func (d *dockerEnv) pullFresh(ref string) (string, error) {
+func (d *dockerEnv) pullFresh(ref string) result {
+	d.t.Helper()
 	d.run("rmi", "-f", ref)
 	return d.run("pull", ref)
 }
@@ -82,7 +83,7 @@ func TestDockerSeedFlow(t *testing.T) {
 	image := fmt.Sprintf("%s/samples/hello:v1", host)
 	d.importImage(image, "hello from acremu\n")
 
-	login := func() (string, error) {
+	login := func() result {
 		d.run("logout", host)
 		return d.run("login", host, "-u", name, "-p", password)
 	}
@@ -136,8 +137,7 @@ func TestDockerSeedFlow(t *testing.T) {
 		require.Contains(t, string(out), `"value":"203.0.113.0/24"`)
 		require.Contains(t, string(out), `"defaultAction":"Deny"`)
 		require.Equal(t, password, in.adminPassword(rg, name))
-		out2, err := d.pullFresh(image) // the daemon still holds the login
-		require.NoError(t, err, out2)
+		d.pullFresh(image).MustSucceed(t) // the daemon still holds the login
 		in.patchRegistry(rg, name, map[string]any{"properties": map[string]any{"networkRuleSet": map[string]any{"defaultAction": "Deny", "ipRules": []any{}}}})
 		requireDenied(t)
 	})
@@ -153,10 +153,8 @@ func TestDockerSeedFlow(t *testing.T) {
 		require.NoError(t, decodeJSON(resp, &body))
 		require.NotEmpty(t, body.RefreshToken)
 		d.run("logout", host)
-		out, err := d.run("login", host, "-u", "00000000-0000-0000-0000-000000000000", "-p", body.RefreshToken)
-		require.NoError(t, err, out)
-		out, err = d.pullFresh(image)
-		require.NoError(t, err, out)
+		d.run("login", host, "-u", "00000000-0000-0000-0000-000000000000", "-p", body.RefreshToken).MustSucceed(t)
+		d.pullFresh(image).MustSucceed(t)
 	})
 }
 
@@ -166,29 +164,25 @@ func localCopy(image string) string {
 
 // requireAdmitted: login (a fresh docker login) succeeds, and image can be
 // pushed and pulled again from the registry.
-func (d *dockerEnv) requireAdmitted(t *testing.T, login func() (string, error), image string) {
+func (d *dockerEnv) requireAdmitted(t *testing.T, login func() result, image string) {
 	t.Helper()
-	out, err := login()
-	require.NoError(t, err, out)
-	require.Contains(t, out, "Login Succeeded")
-	out, err = d.run("push", image)
-	require.NoError(t, err, out)
-	out, err = d.pullFresh(image)
-	require.NoError(t, err, out)
+	require.Contains(t, login().MustSucceed(t).Combined, "Login Succeeded")
+	d.run("push", image).MustSucceed(t)
+	d.pullFresh(image).MustSucceed(t)
 }
 
 // requireDenied: login and pull of image from host fail with ACR's
 // firewall answer; the local copy of image is restored afterwards.
-func (d *dockerEnv) requireDenied(t *testing.T, login func() (string, error), host, image string) {
+func (d *dockerEnv) requireDenied(t *testing.T, login func() result, host, image string) {
 	t.Helper()
-	out, err := login()
-	require.Error(t, err, out)
+	r := login()
+	require.Error(t, r.Err, r.Combined)
 	// The daemon tries HTTPS first on "insecure" localhost registries,
 	// and acremu speaks TLS on every port, so this is the https form of
 	// ACR's message.
-	require.Regexp(t, fmt.Sprintf(`login attempt to https?://%s/v2/ failed with status: 403 Forbidden`, regexp.QuoteMeta(host)), out)
-	out, err = d.pullFresh(image)
-	require.Error(t, err, out)
-	require.Contains(t, out, deniedMessage)
+	require.Regexp(t, fmt.Sprintf(`login attempt to https?://%s/v2/ failed with status: 403 Forbidden`, regexp.QuoteMeta(host)), r.Combined)
+	r = d.pullFresh(image)
+	require.Error(t, r.Err, r.Combined)
+	require.Contains(t, r.Combined, deniedMessage)
 	d.must("tag", localCopy(image), image)
 }

@@ -5,7 +5,6 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -17,6 +16,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -50,18 +51,18 @@ func acremuBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "acremu")
-		cmd := exec.Command("go", "build", "-o", binPath, "../cmd/acremu")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		build := runCommand(t, command{name: "go", args: []string{"build", "-o", binPath, "../cmd/acremu"}, env: []string{"CGO_ENABLED=0"}})
+		if build.Err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", build.Err, build.Combined)
 		}
 	})
 	require.NoError(t, buildErr)
 	return binPath
 }
 
-// freePort returns a TCP port that was free a moment ago on 127.0.0.1.
+// freePort returns a TCP port that was free a moment ago on 127.0.0.1. Only
+// for a port that has to be known before it is bound: one published by
+// docker, or one shared by several listen addresses.
 func freePort(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -75,10 +76,12 @@ type instance struct {
 	t       *testing.T
 	args    []string
 	DataDir string
-	Port    int
-	cmd     *exec.Cmd
-	logs    *syncBuffer
-	banner  string
+	// Listeners are the front-end addresses as bound, in --listen order;
+	// Port is the first one's port.
+	Listeners []string
+	Port      int
+	cmd       *exec.Cmd
+	logs      *syncBuffer
 }
 
 type syncBuffer struct {
@@ -98,15 +101,16 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// startAcremu runs acremu serve with a fresh data dir, a free front-end port
-// and a free registry port range, plus extra flags.
+// startAcremu runs acremu serve with a fresh data dir, plus extra flags.
+// The front end and every registry listen on ports the system picks, so
+// there is nothing to race for; the banner says which.
 func startAcremu(t *testing.T, extra ...string) *instance {
 	t.Helper()
-	in := &instance{t: t, DataDir: t.TempDir(), Port: freePort(t)}
+	in := &instance{t: t, DataDir: t.TempDir()}
 	in.args = append([]string{"serve",
 		"--data-dir", in.DataDir,
-		"--listen", fmt.Sprintf("127.0.0.1:%d", in.Port),
-		"--registry-ports", "0", // each registry on a port the system picks: nothing to race for
+		"--listen", "127.0.0.1:0",
+		"--registry-ports", "0",
 	}, extra...)
 	in.start()
 	t.Cleanup(in.stop)
@@ -122,28 +126,45 @@ func (in *instance) start() {
 	stdout, err := in.cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, in.cmd.Start())
-	bannerDone := make(chan string, 1)
+	// The banner lists the bound front-end addresses first; stdout is read
+	// to its end so that acremu never blocks writing it.
+	bound := make(chan []string, 1)
 	go func() {
-		var sb strings.Builder
-		sc := bufio.NewScanner(stdout)
+		var addrs []string
 		sent := false
+		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			sb.WriteString(sc.Text() + "\n")
-			if !sent && strings.HasPrefix(sc.Text(), "Next:") {
-				bannerDone <- sb.String()
+			if sent {
+				continue
+			}
+			if m := listeningLine.FindStringSubmatch(sc.Text()); m != nil {
+				addrs = append(addrs, m[1])
+			} else if len(addrs) > 0 {
+				bound <- addrs
 				sent = true
 			}
 		}
 		if !sent {
-			bannerDone <- sb.String()
+			bound <- addrs // acremu exited
 		}
 	}()
-	in.waitHealthy()
 	select {
-	case in.banner = <-bannerDone:
-	case <-time.After(10 * time.Second):
+	case in.Listeners = <-bound:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("acremu printed no listening address in 30s; logs:\n%s", in.logs.String())
 	}
+	if len(in.Listeners) == 0 {
+		t.Fatalf("acremu exited without listening; logs:\n%s", in.logs.String())
+	}
+	_, port, err := net.SplitHostPort(in.Listeners[0])
+	require.NoError(t, err)
+	in.Port, err = strconv.Atoi(port)
+	require.NoError(t, err)
+	in.waitHealthy()
 }
+
+// listeningLine is the banner's line for one bound front-end address.
+var listeningLine = regexp.MustCompile(`^  listening +(\S+) `)
 
 func (in *instance) waitHealthy() {
 	t := in.t
@@ -157,9 +178,6 @@ func (in *instance) waitHealthy() {
 				return
 			}
 		}
-		if in.cmd.ProcessState != nil {
-			break
-		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("acremu did not become healthy; logs:\n%s", in.logs.String())
@@ -171,8 +189,19 @@ func (in *instance) kill9() {
 	in.cmd.Wait()
 }
 
-// restart starts acremu again with the same flags and data dir.
-func (in *instance) restart() { in.start() }
+// restart starts acremu again with the same flags and data dir, on the
+// front-end addresses it had bound: clients (the docker daemon's stored
+// login, for one) find it where they left it.
+func (in *instance) restart() {
+	listener := 0
+	for i := 0; i+1 < len(in.args) && listener < len(in.Listeners); i++ {
+		if in.args[i] == "--listen" {
+			in.args[i+1] = in.Listeners[listener]
+			listener++
+		}
+	}
+	in.start()
+}
 
 func (in *instance) stop() {
 	if in.cmd == nil || in.cmd.Process == nil {
@@ -280,14 +309,6 @@ func (in *instance) adminPassword(rg, name string) string {
 	}
 	require.NoError(in.t, json.Unmarshal(out, &creds))
 	return creds.Passwords[0].Value
-}
-
-// run runs a command and returns combined output and error.
-func run(ctx context.Context, env []string, name string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
 }
 
 func decodeJSON(resp *http.Response, v any) error {

@@ -138,8 +138,6 @@ func requireNodeSDKs(t *testing.T) string {
 // and no proxy, and returns it running.
 func startJSSDK(t *testing.T, ctx context.Context, in *instance, repo, tag string) *jsRun {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, requireNodeSDKs(t), "main.mjs")
-	cmd.Dir = jssdkDir
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
@@ -149,18 +147,20 @@ func startJSSDK(t *testing.T, ctx context.Context, in *instance, repo, tag strin
 		}
 		env = append(env, kv)
 	}
-	cmd.Env = append(env,
-		"NODE_EXTRA_CA_CERTS="+filepath.Join(in.DataDir, "ca.crt"),
+	// The script answers step by step on stdout and waits for its stdin, so
+	// it is started here, not run to its end by runCommand.
+	cmd := command{name: requireNodeSDKs(t), args: []string{"main.mjs"}, dir: jssdkDir, environ: env, env: []string{
+		"NODE_EXTRA_CA_CERTS=" + filepath.Join(in.DataDir, "ca.crt"),
 		"NO_PROXY=127.0.0.1,localhost",
 		fmt.Sprintf("ACREMU_ARM=https://127.0.0.1:%d", in.Port),
-		"ACREMU_TENANT="+tenant,
-		"ACREMU_CLIENT_ID="+clientID,
-		"ACREMU_CLIENT_SECRET="+clientSecret,
-		"ACREMU_SUBSCRIPTION="+subscription,
-		"ACREMU_RULE="+natAddr,
-		"ACREMU_REPO="+repo,
-		"ACREMU_TAG="+tag,
-	)
+		"ACREMU_TENANT=" + tenant,
+		"ACREMU_CLIENT_ID=" + clientID,
+		"ACREMU_CLIENT_SECRET=" + clientSecret,
+		"ACREMU_SUBSCRIPTION=" + subscription,
+		"ACREMU_RULE=" + natAddr,
+		"ACREMU_REPO=" + repo,
+		"ACREMU_TAG=" + tag,
+	}}.exec(ctx)
 	r := &jsRun{steps: make(chan jsStep, 32), stderr: &syncBuffer{}}
 	cmd.Stderr = r.stderr
 	stdout, err := cmd.StdoutPipe()

@@ -43,10 +43,7 @@ func requireNetnsPrivileges(t *testing.T) {
 // ipCmd runs ip with args and requires success.
 func ipCmd(t *testing.T, args ...string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "ip", args...).CombinedOutput()
-	require.NoError(t, err, "ip %s: %s", strings.Join(args, " "), out)
+	runCommand(t, command{name: "ip", args: args, timeout: time.Minute}).MustSucceed(t)
 }
 
 // newNetns creates namespace name (link names from short, at most 4 bytes) with a veth pair to the root namespace:
@@ -67,14 +64,14 @@ func newNetns(t *testing.T, name, short, subnet string, routes ...string) *netns
 	}
 	// Interface names: at most 15 bytes, unique per test process.
 	host, peer := fmt.Sprintf("%sh%d", short, os.Getpid()%100000), fmt.Sprintf("%sn%d", short, os.Getpid()%100000)
-	exec.Command("ip", "netns", "del", name).Run() // a leftover of an earlier, killed run
+	runCommand(t, command{name: "ip", args: []string{"netns", "del", name}}) // a leftover of an earlier, killed run
 	ipCmd(t, "netns", "add", name)
 	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v: %s", name, err, out)
+		if del := runCommand(t, command{name: "ip", args: []string{"netns", "del", name}}); !del.OK() {
+			t.Errorf("%s", del)
 		}
 		// The pair goes with the namespace; remove the root end if it stayed.
-		exec.Command("ip", "link", "del", host).Run()
+		runCommand(t, command{name: "ip", args: []string{"link", "del", host}})
 	})
 	ipCmd(t, "link", "add", host, "type", "veth", "peer", "name", peer)
 	ipCmd(t, "link", "set", peer, "netns", name)

@@ -97,14 +97,13 @@ func TestPortalSeedSteps(t *testing.T) {
 	d.must("push", image)
 	pullWorks := func(t *testing.T) {
 		t.Helper()
-		out, err := d.pullFresh(image)
-		require.NoError(t, err, out)
+		d.pullFresh(image).MustSucceed(t)
 	}
 	pullDenied := func(t *testing.T) {
 		t.Helper()
-		out, err := d.pullFresh(image)
-		require.Error(t, err, out)
-		require.Contains(t, out, deniedMessage)
+		r := d.pullFresh(image)
+		require.Error(t, r.Err, r.Combined)
+		require.Contains(t, r.Combined, deniedMessage)
 	}
 
 	t.Run("selected networks with the client IP admits docker", func(t *testing.T) {
@@ -212,8 +211,8 @@ func TestPortalSeedSteps(t *testing.T) {
 		require.Equal(t, "The resource group and its registries were deleted.", b.text(".flash"))
 		status, out := in.arm("GET", registryPath(rg, name), nil)
 		require.Equal(t, 404, status, string(out))
-		_, err := d.pullFresh(image)
-		require.Error(t, err)
+		r := d.pullFresh(image)
+		require.Error(t, r.Err)
 	})
 
 	t.Run("sign out ends the session", func(t *testing.T) {

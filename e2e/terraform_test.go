@@ -3,9 +3,7 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -52,37 +50,24 @@ type terraformEnv struct {
 	env []string
 }
 
-func (tf *terraformEnv) run(timeout time.Duration, args ...string) (string, int, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "terraform", args...)
-	cmd.Dir = tf.dir
-	cmd.Env = append(os.Environ(), tf.env...)
-	out, err := cmd.CombinedOutput()
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		return string(out), exit.ExitCode(), err
-	}
-	return string(out), 0, err
+func (tf *terraformEnv) run(timeout time.Duration, args ...string) result {
+	tf.t.Helper()
+	return runCommand(tf.t, command{name: "terraform", args: args, env: tf.env, dir: tf.dir, timeout: timeout})
 }
 
-// must runs terraform and fails the test on a non-zero exit, printing
-// the time it took.
+// must runs terraform, fails the test on a non-zero exit and returns what
+// it printed.
 func (tf *terraformEnv) must(timeout time.Duration, args ...string) string {
 	tf.t.Helper()
-	start := time.Now()
-	out, _, err := tf.run(timeout, args...)
-	require.NoError(tf.t, err, "terraform %s:\n%s", strings.Join(args, " "), out)
-	tf.t.Logf("terraform %s: %s", args[0], time.Since(start).Round(100*time.Millisecond))
-	return out
+	return tf.run(timeout, args...).MustSucceed(tf.t).Combined
 }
 
 // requireNoChanges runs terraform plan -detailed-exitcode, which exits 0
 // only when the configuration and acremu's state agree.
 func (tf *terraformEnv) requireNoChanges(vars ...string) {
 	tf.t.Helper()
-	out, code, err := tf.run(5*time.Minute, append([]string{"plan", "-detailed-exitcode", "-input=false", "-no-color"}, vars...)...)
-	require.Equal(tf.t, 0, code, "terraform plan is not empty (err %v):\n%s", err, out)
+	plan := tf.run(5*time.Minute, append([]string{"plan", "-detailed-exitcode", "-input=false", "-no-color"}, vars...)...)
+	require.Equal(tf.t, 0, plan.ExitCode, "terraform plan is not empty: %s", plan)
 }
 
 // newTerraform prepares a working directory with mainTF, the provider
@@ -165,7 +150,7 @@ func TestTerraform(t *testing.T) {
 	d.importImage(image, "hello from terraform\n")
 	d.must("tag", image, localCopy(image))
 
-	login := func() (string, error) {
+	login := func() result {
 		d.run("logout", loginServer)
 		return d.run("login", loginServer, "-u", user, "-p", password)
 	}
