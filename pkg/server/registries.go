@@ -57,7 +57,7 @@ func (s *Server) registryConfig(rec store.Registry, tokens []registry.Token) reg
 		},
 		AdminUserEnabled:     rec.AdminUserEnabled,
 		Passwords:            rec.Passwords,
-		AnonymousPullEnabled: rec.AnonymousPullEnabled && !strings.EqualFold(rec.SKU, "Basic"),
+		AnonymousPullEnabled: rec.AnonymousPullEnabled, // ARM refuses it on Basic (checkSKUFeatures)
 		Tokens:               tokens,
 	}
 }
