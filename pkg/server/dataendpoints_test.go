@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -233,4 +234,18 @@ func TestDataEndpointsByDomain(t *testing.T) {
 			assert.Contains(t, body, tt.body)
 		})
 	}
+
+	// Over TLS the login server redirects to https, and the data endpoint's
+	// name (two labels under the domain) verifies against acremu's CA.
+	tlsClient := &http.Client{Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: s.CA().Pool()},
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, front)
+		},
+	}}
+	resp, body := getFrom(t, tlsClient, "https://"+login+"/v2/team/app/blobs/"+dgst, "", tok)
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	assert.Equal(t, string(content), body)
+	require.NotNil(t, resp.TLS, "the redirect stayed on https")
+	assert.Equal(t, strings.Split(dataHost, ":")[0], resp.Request.URL.Hostname())
 }

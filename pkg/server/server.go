@@ -147,7 +147,8 @@ func New(cfg Config) (_ *Server, err error) {
 func (s *Server) setupTLS() error {
 	names := []string{"localhost", "127.0.0.1", "::1", s.cfg.PublicHost}
 	if s.cfg.Domain != "" {
-		names = append(names, s.cfg.Domain, "*."+s.cfg.Domain)
+		// Registries are <name>.D; their data endpoints <name>.<region>.data.D.
+		names = append(names, s.cfg.Domain, "*."+s.cfg.Domain, "*.*.data."+s.cfg.Domain)
 	}
 	if s.cfg.TLSCert != "" {
 		pair, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)

@@ -4,7 +4,8 @@
 // speak TLS without any set-up beyond trusting one CA file.
 //
 // Only served names get a certificate of their own: the configured names,
-// one label under a configured wildcard ("*.D"), and the local address a
+// one label under a configured wildcard ("*.D"), as many labels as a
+// configured pattern has stars ("*.*.data.D"), and the local address a
 // client connected to. Every other SNI name gets the default certificate,
 // so a client cannot make the CA mint and keep certificates for arbitrary
 // names.
@@ -56,7 +57,7 @@ type CA struct {
 	names   []string // names every leaf covers
 
 	exact     map[string]bool     // configured DNS names, lower-cased
-	wildcards []string            // ".d" for each configured "*.d"
+	wildcards []wildcard          // each configured "*.d" and "*.*.d"
 	ips       map[netip.Addr]bool // configured addresses, unmapped
 	maxLeaves int                 // MaxLeaves; tests lower it
 	now       func() time.Time    // time.Now; tests replace it
@@ -69,7 +70,10 @@ type CA struct {
 // New generates a fresh CA in memory. names are the DNS names and addresses
 // that every leaf certificate covers (e.g. localhost, 127.0.0.1, ::1); an
 // entry "*.D" also lets clients ask, by SNI, for a certificate naming
-// exactly one label under D.
+// exactly one label under D. An entry with more leading stars ("*.*.D") is
+// a pattern only: clients may ask for a certificate naming exactly that
+// many labels under D, but no leaf lists the pattern itself, since an X.509
+// wildcard covers a single label.
 func New(names []string) (*CA, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -126,12 +130,56 @@ func newCA(cert *x509.Certificate, certPEM []byte, key *ecdsa.PrivateKey, names 
 			continue
 		}
 		ca.exact[n] = true
-		ca.names = append(ca.names, n)
-		if d, ok := strings.CutPrefix(n, "*."); ok && d != "" {
-			ca.wildcards = append(ca.wildcards, "."+d)
+		w, ok := parseWildcard(n)
+		if ok {
+			ca.wildcards = append(ca.wildcards, w)
+		}
+		if !ok || w.labels == 1 {
+			ca.names = append(ca.names, n)
 		}
 	}
 	return ca
+}
+
+// wildcard is a configured "*.d" (labels 1) or "*.*.d" (labels 2, …):
+// a name of exactly that many labels before suffix ".d" is served.
+type wildcard struct {
+	labels int
+	suffix string
+}
+
+func parseWildcard(name string) (wildcard, bool) {
+	w := wildcard{}
+	for {
+		rest, ok := strings.CutPrefix(name, "*.")
+		if !ok {
+			break
+		}
+		w.labels++
+		name = rest
+	}
+	if w.labels == 0 || name == "" || strings.Contains(name, "*") {
+		return wildcard{}, false
+	}
+	w.suffix = "." + name
+	return w, true
+}
+
+// matches reports whether name is exactly w.labels valid labels before
+// w.suffix.
+func (w wildcard) matches(name string) bool {
+	head, ok := strings.CutSuffix(name, w.suffix)
+	if !ok {
+		return false
+	}
+	for i := 1; i < w.labels; i++ {
+		label, rest, ok := strings.Cut(head, ".")
+		if !ok || !validLabel(label) {
+			return false
+		}
+		head = rest
+	}
+	return validLabel(head)
 }
 
 // LoadOrCreate loads the CA from dir, or creates it there on first use.
@@ -288,8 +336,8 @@ func (ca *CA) leafKey(hello *tls.ClientHelloInfo) string {
 	if ca.exact[name] {
 		return ""
 	}
-	for _, d := range ca.wildcards {
-		if label, ok := strings.CutSuffix(name, d); ok && validLabel(label) {
+	for _, w := range ca.wildcards {
+		if w.matches(name) {
 			return name
 		}
 	}

@@ -17,7 +17,7 @@ import (
 )
 
 // names is what the server passes for --domain acremu.test.
-var names = []string{"localhost", "127.0.0.1", "::1", "localhost", "acremu.test", "*.acremu.test"}
+var names = []string{"localhost", "127.0.0.1", "::1", "localhost", "acremu.test", "*.acremu.test", "*.*.data.acremu.test"}
 
 func testCA(t *testing.T) *CA {
 	t.Helper()
@@ -173,6 +173,8 @@ func TestLeafVerifiesForServedNames(t *testing.T) {
 		{"IPv4 loopback on a dual-stack listener", "", "[::ffff:127.0.0.1]:443", "127.0.0.1", false},
 		{"the domain itself", "acremu.test", "127.0.0.1:443", "acremu.test", false},
 		{"a registry under the domain", "contoso.acremu.test", "127.0.0.1:443", "contoso.acremu.test", true},
+		{"a registry's data endpoint", "contoso.westeurope.data.acremu.test", "127.0.0.1:443", "contoso.westeurope.data.acremu.test", true},
+		{"a data endpoint in mixed case", "Contoso.EastUS.Data.acremu.test.", "127.0.0.1:443", "contoso.eastus.data.acremu.test", true},
 		{"a LAN address the listener is bound to", "", "192.0.2.10:443", "192.0.2.10", true},
 		{"another loopback address", "", "127.0.0.2:443", "127.0.0.2", true},
 		{"an address in SNI is ignored for the local one", "198.51.100.1", "192.0.2.10:443", "192.0.2.10", true},
@@ -211,7 +213,11 @@ func TestUnservedNamesGetTheDefaultLeaf(t *testing.T) {
 	}
 	for _, sni := range []string{
 		"evil.example.org",
-		"deep.contoso.acremu.test", // two labels under the wildcard
+		"deep.contoso.acremu.test",              // two labels under the wildcard
+		"contoso.data.acremu.test",              // one label under the data pattern: the wildcard's, but "data" is taken
+		"a.contoso.westeurope.data.acremu.test", // three labels under the data pattern
+		"contoso..data.acremu.test",
+		"contoso.-x.data.acremu.test",
 		"contoso.acremu.test.evil.example",
 		".acremu.test",
 		"-x.acremu.test",
@@ -390,6 +396,50 @@ func TestTLSHandshake(t *testing.T) {
 			b := make([]byte, 2)
 			if _, err := c.Read(b); err != nil || string(b) != "ok" {
 				t.Errorf("Read = %q, %v; want ok", b, err)
+			}
+		})
+	}
+}
+
+// A pattern of more than one star names no leaf: an X.509 wildcard covers
+// one label, and some verifiers refuse a certificate listing "*.*.d".
+func TestMultiLabelPatternsAreNotListed(t *testing.T) {
+	ca := testCA(t)
+	for _, hello := range []*tls.ClientHelloInfo{helloTo("", ""), helloTo("contoso.westeurope.data.acremu.test", "127.0.0.1:443")} {
+		c, err := ca.GetCertificate(hello)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaf, err := x509.ParseCertificate(c.Certificate[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range leaf.DNSNames {
+			if strings.Count(n, "*") > 1 {
+				t.Errorf("leaf for %q lists the pattern %q", hello.ServerName, n)
+			}
+		}
+	}
+}
+
+func TestParseWildcard(t *testing.T) {
+	tests := []struct {
+		in   string
+		want wildcard
+		ok   bool
+	}{
+		{"*.acremu.test", wildcard{1, ".acremu.test"}, true},
+		{"*.*.data.acremu.test", wildcard{2, ".data.acremu.test"}, true},
+		{"acremu.test", wildcard{}, false},
+		{"*.", wildcard{}, false},
+		{"*.a*.test", wildcard{}, false},
+		{"x.*.test", wildcard{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, ok := parseWildcard(tt.in)
+			if got != tt.want || ok != tt.ok {
+				t.Errorf("parseWildcard(%q) = %+v, %v; want %+v, %v", tt.in, got, ok, tt.want, tt.ok)
 			}
 		})
 	}
