@@ -69,7 +69,7 @@ func TestNetworkResourcesARM(t *testing.T) {
 		{"subnet replaced", "PUT", at(vnet + "/subnets/DEFAULT"), prefix("10.50.2.0/24"), 200, ""},
 		{"subnet read", "GET", at(vnet + "/subnets/default"), nil, 200, ""},
 		{"missing subnet", "GET", at(vnet + "/subnets/nothere"), nil, 404, "ResourceNotFound"},
-		{"delete missing subnet", "DELETE", at(vnet + "/subnets/nothere"), nil, 200, ""},
+		{"delete missing subnet", "DELETE", at(vnet + "/subnets/nothere"), nil, 204, ""},
 		{"endpoint to a Basic registry", "PUT", at(net + "/privateEndpoints/pe1"), endpoint("basicreg1", false), 400, "PrivateEndpointConnectionNotSupported"},
 		{"endpoint to a missing registry", "PUT", at(net + "/privateEndpoints/pe1"), endpoint("nothere99", false), 400, "PrivateLinkServiceNotFound"},
 		{"endpoint created", "PUT", at(net + "/privateEndpoints/pe1"), endpoint("premreg1", true), 201, ""},

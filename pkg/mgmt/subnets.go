@@ -154,27 +154,20 @@ func (a *API) listSubnets(w http.ResponseWriter, r *http.Request) error {
 	return subnetKind.list(a, w, r)
 }
 
-// deleteSubnet answers 200 whether or not the subnet existed, so it does
-// not use subnets.remove, which answers 204 for a missing one.
+// deleteSubnet answers 200, or 204 when the subnet does not exist (as
+// Microsoft.Network's Subnets_Delete documents), like every other delete.
 func (a *API) deleteSubnet(w http.ResponseWriter, r *http.Request) error {
-	err := subnetKind.commit(a, func(tx *store.Tx) (store.VirtualNetwork, bool, error) {
-		v, err := a.vnetFromPath(tx, r)
-		if err != nil {
-			return v, false, err
-		}
-		next := v
+	_, err := subnetKind.remove(a, w, r, func(tx *store.Tx, v *store.VirtualNetwork) (bool, error) {
+		next := *v
 		next.Subnets = slices.DeleteFunc(slices.Clone(v.Subnets), func(x store.Subnet) bool { return strings.EqualFold(x.Name, pathParam(r, "subnet")) })
 		if len(next.Subnets) == len(v.Subnets) {
-			return v, false, nil
+			return false, nil
 		}
-		if err := a.checkSubnetsInUse(tx, v, next); err != nil {
-			return v, false, err
+		if err := a.checkSubnetsInUse(tx, *v, next); err != nil {
+			return false, err
 		}
-		return next, true, tx.PutVirtualNetwork(next)
+		*v = next
+		return true, tx.PutVirtualNetwork(next)
 	})
-	if err != nil {
-		return err
-	}
-	writeEmpty(w, http.StatusOK)
-	return nil
+	return err
 }
