@@ -30,6 +30,14 @@ type principal struct {
 	access    []token.Access // access token: exactly its access claim
 	token     *compiledToken // repository-scoped token: what its scope map grants
 	mi        string         // managed identity (xms_mirid) the credential derives from
+	// credential is the fingerprint of the admin password or token
+	// password behind the request, carried into every token issued to
+	// it; "" for identities.
+	credential string
+	// scopeLimit is, for a token issued for a repository-scoped token,
+	// that token's scope map as it is now: narrowing the scope map
+	// narrows the tokens already issued (widening it does not widen them).
+	scopeLimit *compiledToken
 }
 
 // AnonymousSubject is the subject of access tokens issued without
@@ -38,6 +46,9 @@ const AnonymousSubject = "acr_anon_pull"
 
 // allows reports whether p may perform action on the resource typ:name.
 func (p *principal) allows(typ, name, action string) bool {
+	if p.scopeLimit != nil && !(typ == "repository" && p.scopeLimit.allows(name, action)) {
+		return false
+	}
 	switch {
 	case p.all:
 		return true
@@ -70,11 +81,11 @@ func (r *Registry) authenticate(req *http.Request) (*principal, error) {
 	scheme, value, _ := strings.Cut(h, " ")
 	switch {
 	case strings.EqualFold(scheme, "Bearer"):
-		c, err := r.verify(strings.TrimSpace(value), token.GrantAccess)
+		c, scope, err := r.verify(strings.TrimSpace(value), token.GrantAccess)
 		if err != nil {
 			return nil, errors.Join(errInvalidToken, err)
 		}
-		return &principal{name: c.Subject, tenant: c.Tenant, access: c.Access, mi: c.ManagedIdentity}, nil
+		return accessPrincipal(c, scope), nil
 	case strings.EqualFold(scheme, "Basic"):
 		user, pass, ok := req.BasicAuth()
 		if !ok {
@@ -93,27 +104,40 @@ func (r *Registry) authenticate(req *http.Request) (*principal, error) {
 // passwords.
 func (r *Registry) checkPassword(req *http.Request, user, pass string) (*principal, error) {
 	if user == NullGUID {
-		if c, err := r.verify(pass, token.GrantRefresh); err == nil {
-			return refreshPrincipal(c), nil
+		if c, scope, err := r.verify(pass, token.GrantRefresh); err == nil {
+			return refreshPrincipal(c, scope), nil
+		} else if errors.Is(err, errCredentialRevoked) {
+			return nil, errors.Join(errBadCredentials, err)
 		}
-		c, err := r.verify(pass, token.GrantAccess)
+		c, scope, err := r.verify(pass, token.GrantAccess)
 		if err != nil {
 			return nil, errors.Join(errBadCredentials, err)
 		}
-		return &principal{name: c.Subject, tenant: c.Tenant, access: c.Access, mi: c.ManagedIdentity}, nil
+		return accessPrincipal(c, scope), nil
 	}
 	creds := r.creds.Load()
-	if creds.adminEnabled && strings.EqualFold(user, r.name) &&
-		(passwordMatches(pass, creds.passwords[0]) || passwordMatches(pass, creds.passwords[1])) {
-		return &principal{name: r.name, all: true}, nil
+	if creds.adminEnabled && strings.EqualFold(user, r.name) {
+		for i, pw := range creds.passwords {
+			if passwordMatches(pass, pw) {
+				return &principal{name: r.name, all: true, credential: creds.adminFingerprints[i]}, nil
+			}
+		}
 	}
 	return r.checkToken(user, pass)
 }
 
+// accessPrincipal is the identity behind a verified access token, limited
+// to the scope map of the token it was issued for, if any (verify's scope).
+func accessPrincipal(c *token.Claims, scope *compiledToken) *principal {
+	return &principal{name: c.Subject, tenant: c.Tenant, access: c.Access, mi: c.ManagedIdentity,
+		credential: c.Credential, scopeLimit: scope}
+}
+
 // refreshPrincipal is the identity behind a verified refresh token.
-func refreshPrincipal(c *token.Claims) *principal {
+func refreshPrincipal(c *token.Claims, scope *compiledToken) *principal {
 	all := c.Permissions != nil && slices.Contains(c.Permissions.Actions, "*") && len(c.Permissions.NotActions) == 0
-	return &principal{name: c.Subject, tenant: c.Tenant, all: all, refresh: true, mi: c.ManagedIdentity}
+	return &principal{name: c.Subject, tenant: c.Tenant, all: all, refresh: true, mi: c.ManagedIdentity,
+		credential: c.Credential, scopeLimit: scope}
 }
 
 func passwordMatches(got, want string) bool {

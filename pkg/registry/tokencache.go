@@ -32,30 +32,36 @@ type tokenCache struct {
 
 // verify accepts raw only when it is an ACR token of grantType issued by
 // this very registry: bound to its ID and its login server, whatever name
-// the request used to reach it. A remembered token's signature is not
-// checked again, but its grant type, binding and expiry are, on every use;
-// only tokens bound here are remembered.
-func (r *Registry) verify(raw, grantType string) (*token.Claims, error) {
+// the request used to reach it, and, when it was issued for a credential,
+// while that credential is still valid (credentials.standing). A
+// remembered token's signature is not checked again, but its grant type,
+// binding, expiry and credential are, on every use; only tokens bound here
+// are remembered. scope is the repository-scoped token the credential
+// belongs to, if it does.
+func (r *Registry) verify(raw, grantType string) (c *token.Claims, scope *compiledToken, err error) {
 	if v, ok := r.tokens.m.Load(raw); ok {
 		c := v.(*token.Claims)
 		switch {
 		case c.GrantType != grantType:
-			return nil, fmt.Errorf("%w: grant type %q, want %q", token.ErrInvalid, c.GrantType, grantType)
+			return nil, nil, fmt.Errorf("%w: grant type %q, want %q", token.ErrInvalid, c.GrantType, grantType)
 		case !r.now().Before(c.ExpiresAt.Time):
 			r.tokens.m.Delete(raw)
-			return nil, fmt.Errorf("%w: %w", token.ErrInvalid, jwt.ErrTokenExpired)
+			return nil, nil, fmt.Errorf("%w: %w", token.ErrInvalid, jwt.ErrTokenExpired)
 		}
 		if err := r.boundHere(c); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return c, nil
+		if scope, err = r.creds.Load().standing(c, r.now()); err != nil {
+			return nil, nil, err
+		}
+		return c, scope, nil
 	}
-	c, err := r.signer.Verify(raw, grantType, "") // the binding is checked below
+	c, err = r.signer.Verify(raw, grantType, "") // the binding is checked below
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := r.boundHere(c); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if c.ExpiresAt != nil {
 		if r.tokens.size.Add(1) > tokenCacheSize {
@@ -64,7 +70,12 @@ func (r *Registry) verify(raw, grantType string) (*token.Claims, error) {
 		}
 		r.tokens.m.Store(raw, c)
 	}
-	return c, nil
+	// Remembered even when its credential is refused: the credential may
+	// be enabled again, and the check is made on every use anyway.
+	if scope, err = r.creds.Load().standing(c, r.now()); err != nil {
+		return nil, nil, err
+	}
+	return c, scope, nil
 }
 
 // boundHere checks the claims that tie a token to this registry.
