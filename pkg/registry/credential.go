@@ -60,11 +60,25 @@ func tokenFingerprint(key []byte, name, password, hash string) string {
 	return fingerprint(key, "token", name, password, hash)
 }
 
-// liveCredential is what a registry knows of a credential it holds.
+// liveCredential is a credential of the registry's current configuration
+// that tokens may be issued for.
 type liveCredential struct {
-	scope    *compiledToken // the repository-scoped token; nil for the admin user
-	expiry   time.Time      // zero: never expires
-	disabled bool           // the admin user or the token is disabled
+	fingerprint string         // the acremu_credential claim of its tokens
+	scope       *compiledToken // the repository-scoped token; nil for the admin user
+	expiry      time.Time      // zero: never expires
+	disabled    bool           // the admin user or the token is disabled
+}
+
+func (l *liveCredential) expired(now time.Time) bool {
+	return !l.expiry.IsZero() && !now.Before(l.expiry)
+}
+
+// fingerprintOf is the claim naming cred, "" for none.
+func fingerprintOf(cred *liveCredential) string {
+	if cred == nil {
+		return ""
+	}
+	return cred.fingerprint
 }
 
 // errCredentialRevoked is the kind of every refusal of a token whose
@@ -89,11 +103,11 @@ var (
 )
 
 // standing checks that the credential c was issued for is still valid, and
-// returns the repository-scoped token it belongs to, whose scope map as it
-// is now bounds what the token may do. Tokens of identities name no
-// credential and pass. It is one map lookup: no lock, no allocation
-// unless it refuses.
-func (cr *credentials) standing(c *token.Claims, now time.Time) (*compiledToken, error) {
+// returns it: for a repository-scoped token's, its scope map as it is now
+// bounds what the token may do. Tokens of identities name no credential
+// and pass with nil. It is one map lookup: no lock, no allocation unless
+// it refuses.
+func (cr *credentials) standing(c *token.Claims, now time.Time) (*liveCredential, error) {
 	if c.Credential == "" {
 		// Every identity's token carries the tenant of the ARM token it
 		// was exchanged from, a managed identity, or the anonymous
@@ -112,8 +126,8 @@ func (cr *credentials) standing(c *token.Claims, now time.Time) (*compiledToken,
 		return nil, refusalAdminDisabled
 	case live.disabled:
 		return nil, &credentialRefusal{fmt.Sprintf("the token was issued for token '%s', which is disabled", live.scope.name)}
-	case !live.expiry.IsZero() && !now.Before(live.expiry):
+	case live.expired(now):
 		return nil, &credentialRefusal{fmt.Sprintf("the token was issued for a password of token '%s', which has expired", live.scope.name)}
 	}
-	return live.scope, nil
+	return live, nil
 }

@@ -84,9 +84,9 @@ func (r *Registry) serveToken(w http.ResponseWriter, req *http.Request) error {
 				break
 			}
 			var c *token.Claims
-			var scope *compiledToken
-			if c, scope, err = r.verify(raw, token.GrantRefresh); err == nil {
-				p = refreshPrincipal(c, scope)
+			var cred *liveCredential
+			if c, cred, err = r.verify(raw, token.GrantRefresh); err == nil {
+				p = refreshPrincipal(c, cred)
 			}
 		default:
 			return errUnsupported(fmt.Sprintf("grant_type %q is not supported", gt))
@@ -103,7 +103,7 @@ func (r *Registry) serveToken(w http.ResponseWriter, req *http.Request) error {
 		Registry:         r.id,
 		Tenant:           p.tenant,
 		ManagedIdentity:  p.mi,
-		Credential:       p.credential,
+		Credential:       fingerprintOf(p.credential),
 		Access:           p.grant(parseScopes(req.Form["scope"])),
 	}, AccessTokenTTL); err != nil {
 		return errInternal(err)
@@ -113,7 +113,7 @@ func (r *Registry) serveToken(w http.ResponseWriter, req *http.Request) error {
 	// login keeps sending its password, so disabling the admin user or
 	// regenerating the password takes effect at once.
 	if offline && p.refresh && p.all {
-		if resp.RefreshToken, err = r.signRefresh(p.name, p.tenant, p.mi, p.credential); err != nil {
+		if resp.RefreshToken, err = r.signRefresh(p.name, p.tenant, p.mi, fingerprintOf(p.credential)); err != nil {
 			return errInternal(err)
 		}
 	}

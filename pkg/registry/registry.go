@@ -95,11 +95,11 @@ type credentials struct {
 	anonymousPull bool
 	tokens        tokenSet
 	dataEndpoint  string // Config.DataEndpoint
-	// adminFingerprints name the admin passwords in the tokens issued
-	// for them; live holds every credential tokens may be issued for,
-	// by fingerprint (credential.go).
-	adminFingerprints [2]string
-	live              map[string]liveCredential
+	// admin are the admin user's passwords as credentials tokens are
+	// issued for ("" passwords: nil); live holds every credential tokens
+	// may be issued for, by fingerprint (credential.go).
+	admin [2]*liveCredential
+	live  map[string]*liveCredential
 }
 
 // Registry is the data plane of one emulated registry. It is an
@@ -266,17 +266,17 @@ func newCredentials(cfg Config, key []byte) *credentials {
 		anonymousPull: cfg.AnonymousPullEnabled,
 		tokens:        compileTokens(cfg.Tokens, key),
 		dataEndpoint:  cfg.DataEndpoint,
-		live:          make(map[string]liveCredential),
+		live:          make(map[string]*liveCredential),
 	}
 	for i, pw := range cfg.Passwords {
 		if pw != "" {
-			c.adminFingerprints[i] = adminFingerprint(key, i, pw)
-			c.live[c.adminFingerprints[i]] = liveCredential{disabled: !cfg.AdminUserEnabled}
+			c.admin[i] = &liveCredential{fingerprint: adminFingerprint(key, i, pw), disabled: !cfg.AdminUserEnabled}
+			c.live[c.admin[i].fingerprint] = c.admin[i]
 		}
 	}
 	for _, t := range c.tokens {
 		for _, p := range t.passwords {
-			c.live[p.fingerprint] = liveCredential{scope: t, expiry: p.expiry, disabled: !t.enabled}
+			c.live[p.credential.fingerprint] = p.credential
 		}
 	}
 	return c

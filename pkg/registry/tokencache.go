@@ -36,9 +36,9 @@ type tokenCache struct {
 // while that credential is still valid (credentials.standing). A
 // remembered token's signature is not checked again, but its grant type,
 // binding, expiry and credential are, on every use; only tokens bound here
-// are remembered. scope is the repository-scoped token the credential
-// belongs to, if it does.
-func (r *Registry) verify(raw, grantType string) (c *token.Claims, scope *compiledToken, err error) {
+// are remembered. cred is the credential the token was issued for, nil
+// for an identity's.
+func (r *Registry) verify(raw, grantType string) (c *token.Claims, cred *liveCredential, err error) {
 	if v, ok := r.tokens.m.Load(raw); ok {
 		c := v.(*token.Claims)
 		switch {
@@ -51,10 +51,10 @@ func (r *Registry) verify(raw, grantType string) (c *token.Claims, scope *compil
 		if err := r.boundHere(c); err != nil {
 			return nil, nil, err
 		}
-		if scope, err = r.creds.Load().standing(c, r.now()); err != nil {
+		if cred, err = r.creds.Load().standing(c, r.now()); err != nil {
 			return nil, nil, err
 		}
-		return c, scope, nil
+		return c, cred, nil
 	}
 	c, err = r.signer.Verify(raw, grantType, "") // the binding is checked below
 	if err != nil {
@@ -72,10 +72,10 @@ func (r *Registry) verify(raw, grantType string) (c *token.Claims, scope *compil
 	}
 	// Remembered even when its credential is refused: the credential may
 	// be enabled again, and the check is made on every use anyway.
-	if scope, err = r.creds.Load().standing(c, r.now()); err != nil {
+	if cred, err = r.creds.Load().standing(c, r.now()); err != nil {
 		return nil, nil, err
 	}
-	return c, scope, nil
+	return c, cred, nil
 }
 
 // boundHere checks the claims that tie a token to this registry.

@@ -72,9 +72,8 @@ type compiledToken struct {
 }
 
 type compiledPassword struct {
-	hash        [sha256.Size]byte
-	expiry      time.Time
-	fingerprint string // of the tokens issued for this password
+	hash       [sha256.Size]byte
+	credential *liveCredential // what tokens issued for this password name
 }
 
 // tokenSet is the immutable set of a registry's tokens, by lower-cased name.
@@ -95,10 +94,13 @@ func compileTokens(tokens []Token, key []byte) tokenSet {
 			if err != nil || len(raw) != sha256.Size {
 				continue
 			}
-			var cp compiledPassword
+			cp := compiledPassword{credential: &liveCredential{
+				fingerprint: tokenFingerprint(key, lower, p.Name, hex.EncodeToString(raw)),
+				scope:       ct,
+				expiry:      p.Expiry,
+				disabled:    !t.Enabled,
+			}}
 			copy(cp.hash[:], raw)
-			cp.expiry = p.Expiry
-			cp.fingerprint = tokenFingerprint(key, lower, p.Name, hex.EncodeToString(raw))
 			ct.passwords = append(ct.passwords, cp)
 		}
 		ct.rules = compileRules(t.Actions)
@@ -182,22 +184,22 @@ func (r *Registry) checkToken(user, pass string) (*principal, error) {
 	}
 	sum := sha256.Sum256([]byte(pass))
 	matched, expired := false, false
-	var credential string
+	var credential *liveCredential
 	for _, p := range t.passwords {
 		if subtle.ConstantTimeCompare(sum[:], p.hash[:]) != 1 {
 			continue
 		}
-		if !p.expiry.IsZero() && !r.now().Before(p.expiry) {
+		if p.credential.expired(r.now()) {
 			expired = true
 			continue
 		}
-		matched, credential = true, p.fingerprint
+		matched, credential = true, p.credential
 	}
 	switch {
 	case !t.enabled && (matched || expired):
 		return nil, &tokenRefusal{errTokenDisabled, fmt.Sprintf("the token '%s' is disabled; enable it (az acr token update --status enabled) to sign in with it", t.name)}
 	case matched:
-		return &principal{name: t.name, token: t, credential: credential}, nil
+		return &principal{name: t.name, all: true, credential: credential}, nil
 	case expired:
 		return nil, &tokenRefusal{errPasswordExpired, fmt.Sprintf("the password of token '%s' has expired; generate a new one (az acr token credential generate)", t.name)}
 	}
