@@ -370,3 +370,20 @@ func TestCredentialCheckDoesNotAllocate(t *testing.T) {
 		assert.Equal(t, verify(identity), verify(held.access), name)
 	}
 }
+
+// TestCredentialTokensSurviveRestart: fingerprints derive from the
+// persisted HTTP secret, so a registry served again by a new process (same
+// ID, secret and signing key) honours the tokens issued before.
+func TestCredentialTokensSurviveRestart(t *testing.T) {
+	cfg := revocationConfig(time.Now())
+	e := newEnv(t, cfg, nil)
+	held := credentialTokens(ciToken, ciTokenPW2)(e)
+
+	cfg.ID, cfg.LoginServer = e.reg.id, e.reg.loginServer
+	restarted, err := New(Options{HTTPSecret: "test-secret", Signer: testSigner, Logger: quietLogger()}, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, restarted.Close()) })
+	_, cred, err := restarted.verify(held.access, token.GrantAccess)
+	require.NoError(t, err)
+	assert.Equal(t, ciToken, cred.scope.name)
+}
