@@ -31,37 +31,48 @@ type tokenCache struct {
 }
 
 // verify accepts raw only when it is an ACR token of grantType issued by
-// this very registry: bound to its ID and its login server, whatever name
-// the request used to reach it, and, when it was issued for a credential,
-// while that credential is still valid (credentials.standing). A
-// remembered token's signature is not checked again, but its grant type,
-// binding, expiry and credential are, on every use; only tokens bound here
-// are remembered. cred is the credential the token was issued for, nil
-// for an identity's.
-func (r *Registry) verify(raw, grantType string) (c *token.Claims, cred *liveCredential, err error) {
+// this very registry (verifyBound) and, when it was issued for a
+// credential, while that credential is still valid (credentials.standing),
+// which is checked on every use, remembered token or not. cred is the
+// credential the token was issued for, nil for an identity's.
+func (r *Registry) verify(raw, grantType string) (*token.Claims, *liveCredential, error) {
+	c, err := r.verifyBound(raw, grantType)
+	if err != nil {
+		return nil, nil, err
+	}
+	cred, err := r.creds.Load().standing(c, r.now())
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, cred, nil
+}
+
+// verifyBound accepts raw only when it is an ACR token of grantType issued
+// by this very registry: bound to its ID and its login server, whatever
+// name the request used to reach it. A remembered token's signature is not
+// checked again, but its grant type, binding and expiry are, on every use;
+// only tokens bound here are remembered.
+func (r *Registry) verifyBound(raw, grantType string) (*token.Claims, error) {
 	if v, ok := r.tokens.m.Load(raw); ok {
 		c := v.(*token.Claims)
 		switch {
 		case c.GrantType != grantType:
-			return nil, nil, fmt.Errorf("%w: grant type %q, want %q", token.ErrInvalid, c.GrantType, grantType)
+			return nil, fmt.Errorf("%w: grant type %q, want %q", token.ErrInvalid, c.GrantType, grantType)
 		case !r.now().Before(c.ExpiresAt.Time):
 			r.tokens.m.Delete(raw)
-			return nil, nil, fmt.Errorf("%w: %w", token.ErrInvalid, jwt.ErrTokenExpired)
+			return nil, fmt.Errorf("%w: %w", token.ErrInvalid, jwt.ErrTokenExpired)
 		}
 		if err := r.boundHere(c); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		if cred, err = r.creds.Load().standing(c, r.now()); err != nil {
-			return nil, nil, err
-		}
-		return c, cred, nil
+		return c, nil
 	}
-	c, err = r.signer.Verify(raw, grantType, "") // the binding is checked below
+	c, err := r.signer.Verify(raw, grantType, "") // the binding is checked below
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := r.boundHere(c); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if c.ExpiresAt != nil {
 		if r.tokens.size.Add(1) > tokenCacheSize {
@@ -70,12 +81,7 @@ func (r *Registry) verify(raw, grantType string) (c *token.Claims, cred *liveCre
 		}
 		r.tokens.m.Store(raw, c)
 	}
-	// Remembered even when its credential is refused: the credential may
-	// be enabled again, and the check is made on every use anyway.
-	if cred, err = r.creds.Load().standing(c, r.now()); err != nil {
-		return nil, nil, err
-	}
-	return c, cred, nil
+	return c, nil
 }
 
 // boundHere checks the claims that tie a token to this registry.
