@@ -24,12 +24,18 @@ var (
 type principal struct {
 	name      string         // admin username, or the token's subject
 	tenant    string         // carried from an exchanged ARM token
-	all       bool           // admin user or refresh token: every action
+	all       bool           // admin user, repository-scoped token or refresh token: every action credential allows
 	anonymous bool           // no credentials, anonymous pull enabled: pull only
 	refresh   bool           // authenticated with a refresh token (may be re-issued)
 	access    []token.Access // access token: exactly its access claim
-	token     *compiledToken // repository-scoped token: what its scope map grants
 	mi        string         // managed identity (xms_mirid) the credential derives from
+	// credential is the admin password or repository-scoped token's
+	// password behind the request, directly or through a token issued
+	// for it; every token issued to p names it. nil for identities. A
+	// repository-scoped token's scope map, as it is now, bounds every
+	// action: narrowing it narrows the tokens already issued (widening it
+	// does not widen them).
+	credential *liveCredential
 }
 
 // AnonymousSubject is the subject of access tokens issued without
@@ -38,6 +44,12 @@ const AnonymousSubject = "acr_anon_pull"
 
 // allows reports whether p may perform action on the resource typ:name.
 func (p *principal) allows(typ, name, action string) bool {
+	if p.credential != nil && p.credential.scope != nil &&
+		!(typ == "repository" && p.credential.scope.allows(name, action)) {
+		// Scope maps grant repository actions only; a token never lists
+		// the catalog, as in ACR.
+		return false
+	}
 	switch {
 	case p.all:
 		return true
@@ -45,10 +57,6 @@ func (p *principal) allows(typ, name, action string) bool {
 		// ACR's anonymous identity reads: pull, metadata and the catalog.
 		return typ == "repository" && (action == "pull" || action == "metadata_read") ||
 			typ == "registry" && name == "catalog"
-	case p.token != nil:
-		// Scope maps grant repository actions only; a token never lists
-		// the catalog, as in ACR.
-		return typ == "repository" && p.token.allows(name, action)
 	}
 	for _, a := range p.access {
 		if a.Type == typ && a.Name == name && (slices.Contains(a.Actions, action) || slices.Contains(a.Actions, "*")) {
@@ -70,11 +78,11 @@ func (r *Registry) authenticate(req *http.Request) (*principal, error) {
 	scheme, value, _ := strings.Cut(h, " ")
 	switch {
 	case strings.EqualFold(scheme, "Bearer"):
-		c, err := r.verify(strings.TrimSpace(value), token.GrantAccess)
+		c, cred, err := r.verify(strings.TrimSpace(value), token.GrantAccess)
 		if err != nil {
 			return nil, errors.Join(errInvalidToken, err)
 		}
-		return &principal{name: c.Subject, tenant: c.Tenant, access: c.Access, mi: c.ManagedIdentity}, nil
+		return accessPrincipal(c, cred), nil
 	case strings.EqualFold(scheme, "Basic"):
 		user, pass, ok := req.BasicAuth()
 		if !ok {
@@ -93,27 +101,40 @@ func (r *Registry) authenticate(req *http.Request) (*principal, error) {
 // passwords.
 func (r *Registry) checkPassword(req *http.Request, user, pass string) (*principal, error) {
 	if user == NullGUID {
-		if c, err := r.verify(pass, token.GrantRefresh); err == nil {
-			return refreshPrincipal(c), nil
+		if c, cred, err := r.verify(pass, token.GrantRefresh); err == nil {
+			return refreshPrincipal(c, cred), nil
+		} else if errors.Is(err, errCredentialRevoked) {
+			// Say so, rather than that it is no access token.
+			return nil, errors.Join(errBadCredentials, err)
 		}
-		c, err := r.verify(pass, token.GrantAccess)
+		c, cred, err := r.verify(pass, token.GrantAccess)
 		if err != nil {
 			return nil, errors.Join(errBadCredentials, err)
 		}
-		return &principal{name: c.Subject, tenant: c.Tenant, access: c.Access, mi: c.ManagedIdentity}, nil
+		return accessPrincipal(c, cred), nil
 	}
 	creds := r.creds.Load()
-	if creds.adminEnabled && strings.EqualFold(user, r.name) &&
-		(passwordMatches(pass, creds.passwords[0]) || passwordMatches(pass, creds.passwords[1])) {
-		return &principal{name: r.name, all: true}, nil
+	if creds.adminEnabled && strings.EqualFold(user, r.name) {
+		for i, pw := range creds.passwords {
+			if passwordMatches(pass, pw) {
+				return &principal{name: r.name, all: true, credential: creds.admin[i]}, nil
+			}
+		}
 	}
 	return r.checkToken(user, pass)
 }
 
-// refreshPrincipal is the identity behind a verified refresh token.
-func refreshPrincipal(c *token.Claims) *principal {
+// accessPrincipal is the identity behind a verified access token and the
+// credential it was issued for (verify's).
+func accessPrincipal(c *token.Claims, cred *liveCredential) *principal {
+	return &principal{name: c.Subject, tenant: c.Tenant, access: c.Access, mi: c.ManagedIdentity, credential: cred}
+}
+
+// refreshPrincipal is the identity behind a verified refresh token and the
+// credential it was issued for (verify's).
+func refreshPrincipal(c *token.Claims, cred *liveCredential) *principal {
 	all := c.Permissions != nil && slices.Contains(c.Permissions.Actions, "*") && len(c.Permissions.NotActions) == 0
-	return &principal{name: c.Subject, tenant: c.Tenant, all: all, refresh: true, mi: c.ManagedIdentity}
+	return &principal{name: c.Subject, tenant: c.Tenant, all: all, refresh: true, mi: c.ManagedIdentity, credential: cred}
 }
 
 func passwordMatches(got, want string) bool {

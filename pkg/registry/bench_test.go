@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -28,6 +29,7 @@ func BenchmarkServeHTTP(b *testing.B) {
 	defer denied.Close()
 	client := resolver.FromPeer(netip.MustParseAddr("127.0.0.1"))
 	tok := accessToken(b, "example.azurecr.io")
+	adminTok := benchAdminToken(b, reg, client)
 	cases := []struct {
 		name string
 		reg  *Registry
@@ -38,6 +40,7 @@ func BenchmarkServeHTTP(b *testing.B) {
 		{"challenge", reg, nil, http.StatusUnauthorized},
 		{"basic admin", reg, basic(testName, testPW1), http.StatusOK},
 		{"bearer", reg, bearer(tok), http.StatusOK},
+		{"bearer for admin credential", reg, bearer(adminTok), http.StatusOK},
 	}
 	for _, bc := range cases {
 		b.Run(bc.name, func(b *testing.B) {
@@ -57,4 +60,21 @@ func BenchmarkServeHTTP(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchAdminToken signs in as the admin user at reg's token endpoint and
+// returns the access token, which names the admin password it was issued
+// for.
+func benchAdminToken(b *testing.B, reg *Registry, client firewall.Client) string {
+	b.Helper()
+	req := httptest.NewRequest(http.MethodGet, "http://example.azurecr.io/oauth2/token?service=example.azurecr.io", nil)
+	req = req.WithContext(firewall.NewContext(req.Context(), client))
+	req.SetBasicAuth(testName, testPW1)
+	w := httptest.NewRecorder()
+	reg.ServeHTTP(w, req)
+	var resp tokenResponse
+	if err := json.Unmarshal(w.Body.Bytes(), &resp); err != nil || resp.AccessToken == "" {
+		b.Fatalf("admin token: %d %s", w.Code, w.Body)
+	}
+	return resp.AccessToken
 }

@@ -9,7 +9,9 @@
 // from the request's Host, and the {"errors":[…]} envelope for every error.
 // Firewall rules and credentials change at run time through Update; a
 // request reads the current policy through an atomic pointer and never
-// takes a lock to be judged.
+// takes a lock to be judged. Tokens issued for a credential (the admin
+// user, a repository-scoped token) name it and end with it: the same
+// atomic swap that ends a password ends every token issued for it.
 //
 // Distribution's own 401 body ("authentication required" with Go field
 // names as detail) is replaced by ACR's: the access controller registered

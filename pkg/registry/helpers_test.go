@@ -182,13 +182,15 @@ func armToken(t *testing.T) string {
 }
 
 // accessToken mints an ACR access token of the registry newEnv serves at
-// host, with the given access.
+// host, with the given access, as one issued from an exchanged identity's
+// refresh token (which carries the tenant).
 func accessToken(t testing.TB, host string, access ...token.Access) string {
 	t.Helper()
 	tok, err := testSigner.Sign(token.Claims{
 		RegisteredClaims: jwt.RegisteredClaims{Subject: "someone", Audience: jwt.ClaimStrings{host}},
 		GrantType:        token.GrantAccess,
 		Registry:         testRegistryID(host),
+		Tenant:           "tenant-from-arm",
 		Access:           access,
 	}, time.Hour)
 	require.NoError(t, err)

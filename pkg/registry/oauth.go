@@ -84,8 +84,9 @@ func (r *Registry) serveToken(w http.ResponseWriter, req *http.Request) error {
 				break
 			}
 			var c *token.Claims
-			if c, err = r.verify(raw, token.GrantRefresh); err == nil {
-				p = refreshPrincipal(c)
+			var cred *liveCredential
+			if c, cred, err = r.verify(raw, token.GrantRefresh); err == nil {
+				p = refreshPrincipal(c, cred)
 			}
 		default:
 			return errUnsupported(fmt.Sprintf("grant_type %q is not supported", gt))
@@ -102,6 +103,7 @@ func (r *Registry) serveToken(w http.ResponseWriter, req *http.Request) error {
 		Registry:         r.id,
 		Tenant:           p.tenant,
 		ManagedIdentity:  p.mi,
+		Credential:       fingerprintOf(p.credential),
 		Access:           p.grant(parseScopes(req.Form["scope"])),
 	}, AccessTokenTTL); err != nil {
 		return errInternal(err)
@@ -111,7 +113,7 @@ func (r *Registry) serveToken(w http.ResponseWriter, req *http.Request) error {
 	// login keeps sending its password, so disabling the admin user or
 	// regenerating the password takes effect at once.
 	if offline && p.refresh && p.all {
-		if resp.RefreshToken, err = r.signRefresh(p.name, p.tenant, p.mi); err != nil {
+		if resp.RefreshToken, err = r.signRefresh(p.name, p.tenant, p.mi, fingerprintOf(p.credential)); err != nil {
 			return errInternal(err)
 		}
 	}
@@ -172,7 +174,7 @@ func (r *Registry) serveExchange(w http.ResponseWriter, req *http.Request) error
 	if tenant == "" {
 		tenant = arm.Tenant
 	}
-	refresh, err := r.signRefresh(subject, tenant, arm.ManagedIdentity)
+	refresh, err := r.signRefresh(subject, tenant, arm.ManagedIdentity, "")
 	if err != nil {
 		return errInternal(err)
 	}
@@ -182,14 +184,16 @@ func (r *Registry) serveExchange(w http.ResponseWriter, req *http.Request) error
 
 // signRefresh mints an ACR refresh token for this registry with every
 // permission, as ACR's exchange does for an identity with full access.
-// A token exchanged from a managed identity's carries the identity on.
-func (r *Registry) signRefresh(subject, tenant, mi string) (string, error) {
+// A token exchanged from a managed identity's carries the identity on, a
+// token renewed from one issued for a credential carries the credential.
+func (r *Registry) signRefresh(subject, tenant, mi, credential string) (string, error) {
 	return r.signer.Sign(token.Claims{
 		RegisteredClaims: jwt.RegisteredClaims{Subject: subject, Audience: jwt.ClaimStrings{r.loginServer}},
 		GrantType:        token.GrantRefresh,
 		Registry:         r.id,
 		Tenant:           tenant,
 		ManagedIdentity:  mi,
+		Credential:       credential,
 		Permissions:      &token.Permissions{Actions: []string{"*"}, NotActions: []string{}},
 	}, RefreshTokenTTL)
 }
@@ -231,9 +235,12 @@ func errRefused(msg string, cause error) *regError {
 func (r *Registry) refusal(err error) *regError {
 	var msg string
 	var tr *tokenRefusal
+	var cr *credentialRefusal
 	switch {
 	case errors.As(err, &tr):
 		msg = tr.msg
+	case errors.As(err, &cr):
+		msg = cr.msg
 	case errors.Is(err, errForeignToken):
 		msg = fmt.Sprintf("the token was issued for another registry; '%s' accepts only its own tokens", r.loginServer)
 	case errors.Is(err, jwt.ErrTokenExpired):

@@ -95,6 +95,11 @@ type credentials struct {
 	anonymousPull bool
 	tokens        tokenSet
 	dataEndpoint  string // Config.DataEndpoint
+	// admin are the admin user's passwords as credentials tokens are
+	// issued for ("" passwords: nil); live holds every credential tokens
+	// may be issued for, by fingerprint (credential.go).
+	admin [2]*liveCredential
+	live  map[string]*liveCredential
 }
 
 // Registry is the data plane of one emulated registry. It is an
@@ -112,6 +117,7 @@ type Registry struct {
 	app         *handlers.App
 	storageDir  string // distribution's filesystem root; "" for in-memory storage
 	dataKey     []byte // signs data-endpoint links (dataendpoint.go)
+	credKey     []byte // fingerprints credentials in tokens (credential.go)
 
 	referrers *referrerIndex              // the OCI referrers API, which distribution lacks
 	driver    storagedriver.StorageDriver // distribution's storage driver (set by driverTap)
@@ -181,10 +187,11 @@ func New(opts Options, cfg Config) (*Registry, error) {
 		delay:       opts.RuleDelay,
 		storageDir:  opts.StorageDir,
 		dataKey:     dataLinkKey(opts.HTTPSecret, cfg.ID),
+		credKey:     credentialKey(opts.HTTPSecret, cfg.ID),
 		pending:     make(map[uint64]*time.Timer),
 	}
 	r.policy.Store(policy)
-	r.creds.Store(newCredentials(cfg))
+	r.creds.Store(newCredentials(cfg, r.credKey))
 	if _, _, _, err := purgeSettings(opts); err != nil {
 		return nil, fmt.Errorf("registry %s: %w", cfg.Name, err)
 	}
@@ -250,14 +257,29 @@ var ErrClosed = errors.New("registry closed")
 // request does not wait for it.
 func (r *Registry) Warm() error { return r.ready() }
 
-func newCredentials(cfg Config) *credentials {
-	return &credentials{
+// newCredentials compiles cfg's credentials, fingerprinted with key
+// (credentialKey).
+func newCredentials(cfg Config, key []byte) *credentials {
+	c := &credentials{
 		adminEnabled:  cfg.AdminUserEnabled,
 		passwords:     cfg.Passwords,
 		anonymousPull: cfg.AnonymousPullEnabled,
-		tokens:        compileTokens(cfg.Tokens),
+		tokens:        compileTokens(cfg.Tokens, key),
 		dataEndpoint:  cfg.DataEndpoint,
+		live:          make(map[string]*liveCredential),
 	}
+	for i, pw := range cfg.Passwords {
+		if pw != "" {
+			c.admin[i] = &liveCredential{fingerprint: adminFingerprint(key, i, pw), disabled: !cfg.AdminUserEnabled}
+			c.live[c.admin[i].fingerprint] = c.admin[i]
+		}
+	}
+	for _, t := range c.tokens {
+		for _, p := range t.passwords {
+			c.live[p.credential.fingerprint] = p.credential
+		}
+	}
+	return c
 }
 
 // Name returns the registry name as created.

@@ -112,6 +112,7 @@ func TestTokenBinding(t *testing.T) {
 			RegisteredClaims: jwt.RegisteredClaims{Subject: "someone", Audience: aud},
 			GrantType:        grant,
 			Registry:         registryID,
+			Tenant:           "tenant-from-arm",
 		}, time.Hour)
 		require.NoError(t, err)
 		return tok
@@ -134,7 +135,7 @@ func TestTokenBinding(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for attempt := range 2 {
-				_, err := e.reg.verify(tt.raw, tt.grant)
+				_, _, err := e.reg.verify(tt.raw, tt.grant)
 				if tt.wantErr == nil {
 					require.NoError(t, err, "attempt %d", attempt)
 				} else {
@@ -145,7 +146,7 @@ func TestTokenBinding(t *testing.T) {
 	}
 	t.Run("expired", func(t *testing.T) {
 		clock.Set(start.Add(2 * time.Hour))
-		_, err := e.reg.verify(own, token.GrantAccess)
+		_, _, err := e.reg.verify(own, token.GrantAccess)
 		assert.ErrorIs(t, err, token.ErrInvalid)
 	})
 }

@@ -31,11 +31,28 @@ type tokenCache struct {
 }
 
 // verify accepts raw only when it is an ACR token of grantType issued by
-// this very registry: bound to its ID and its login server, whatever name
-// the request used to reach it. A remembered token's signature is not
+// this very registry (verifyBound) and, when it was issued for a
+// credential, while that credential is still valid (credentials.standing),
+// which is checked on every use, remembered token or not. cred is the
+// credential the token was issued for, nil for an identity's.
+func (r *Registry) verify(raw, grantType string) (*token.Claims, *liveCredential, error) {
+	c, err := r.verifyBound(raw, grantType)
+	if err != nil {
+		return nil, nil, err
+	}
+	cred, err := r.creds.Load().standing(c, r.now())
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, cred, nil
+}
+
+// verifyBound accepts raw only when it is an ACR token of grantType issued
+// by this very registry: bound to its ID and its login server, whatever
+// name the request used to reach it. A remembered token's signature is not
 // checked again, but its grant type, binding and expiry are, on every use;
 // only tokens bound here are remembered.
-func (r *Registry) verify(raw, grantType string) (*token.Claims, error) {
+func (r *Registry) verifyBound(raw, grantType string) (*token.Claims, error) {
 	if v, ok := r.tokens.m.Load(raw); ok {
 		c := v.(*token.Claims)
 		switch {

@@ -72,33 +72,39 @@ type compiledToken struct {
 }
 
 type compiledPassword struct {
-	hash   [sha256.Size]byte
-	expiry time.Time
+	hash       [sha256.Size]byte
+	credential *liveCredential // what tokens issued for this password name
 }
 
 // tokenSet is the immutable set of a registry's tokens, by lower-cased name.
 type tokenSet map[string]*compiledToken
 
-// compileTokens compiles tokens. It cannot fail: a password whose hash is
-// not a SHA-256 never matches, and actions that grant nothing here (gateway
-// actions, patterns ACR refuses) are skipped, as ARM validated what it
-// stored. Of two tokens with the same name the last wins.
-func compileTokens(tokens []Token) tokenSet {
+// compileTokens compiles tokens, fingerprinting their passwords with key
+// (credentialKey). It cannot fail: a password whose hash is not a SHA-256
+// never matches, and actions that grant nothing here (gateway actions,
+// patterns ACR refuses) are skipped, as ARM validated what it stored. Of
+// two tokens with the same name the last wins.
+func compileTokens(tokens []Token, key []byte) tokenSet {
 	set := make(tokenSet, len(tokens))
 	for _, t := range tokens {
 		ct := &compiledToken{name: t.Name, enabled: t.Enabled}
+		lower := strings.ToLower(t.Name)
 		for _, p := range t.Passwords {
 			raw, err := hex.DecodeString(p.Hash)
 			if err != nil || len(raw) != sha256.Size {
 				continue
 			}
-			var cp compiledPassword
+			cp := compiledPassword{credential: &liveCredential{
+				fingerprint: tokenFingerprint(key, lower, p.Name, hex.EncodeToString(raw)),
+				scope:       ct,
+				expiry:      p.Expiry,
+				disabled:    !t.Enabled,
+			}}
 			copy(cp.hash[:], raw)
-			cp.expiry = p.Expiry
 			ct.passwords = append(ct.passwords, cp)
 		}
 		ct.rules = compileRules(t.Actions)
-		set[strings.ToLower(t.Name)] = ct
+		set[lower] = ct
 	}
 	return set
 }
@@ -178,21 +184,22 @@ func (r *Registry) checkToken(user, pass string) (*principal, error) {
 	}
 	sum := sha256.Sum256([]byte(pass))
 	matched, expired := false, false
+	var credential *liveCredential
 	for _, p := range t.passwords {
 		if subtle.ConstantTimeCompare(sum[:], p.hash[:]) != 1 {
 			continue
 		}
-		if !p.expiry.IsZero() && !r.now().Before(p.expiry) {
+		if p.credential.expired(r.now()) {
 			expired = true
 			continue
 		}
-		matched = true
+		matched, credential = true, p.credential
 	}
 	switch {
 	case !t.enabled && (matched || expired):
 		return nil, &tokenRefusal{errTokenDisabled, fmt.Sprintf("the token '%s' is disabled; enable it (az acr token update --status enabled) to sign in with it", t.name)}
 	case matched:
-		return &principal{name: t.name, token: t}, nil
+		return &principal{name: t.name, all: true, credential: credential}, nil
 	case expired:
 		return nil, &tokenRefusal{errPasswordExpired, fmt.Sprintf("the password of token '%s' has expired; generate a new one (az acr token credential generate)", t.name)}
 	}

@@ -69,10 +69,10 @@ func (r *Registry) admitTrustedService(req *http.Request, d firewall.Decision) f
 // tokenIdentity is the managed identity behind an ACR refresh or access
 // token of this registry, or "".
 func (r *Registry) tokenIdentity(raw string) string {
-	if c, err := r.verify(raw, token.GrantRefresh); err == nil {
+	if c, _, err := r.verify(raw, token.GrantRefresh); err == nil {
 		return c.ManagedIdentity
 	}
-	if c, err := r.verify(raw, token.GrantAccess); err == nil {
+	if c, _, err := r.verify(raw, token.GrantAccess); err == nil {
 		return c.ManagedIdentity
 	}
 	return ""

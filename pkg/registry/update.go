@@ -37,7 +37,7 @@ func (r *Registry) PrepareUpdate(cfg Config) (apply func(), err error) {
 	if closed {
 		return nil, fmt.Errorf("registry %s: closed", r.name)
 	}
-	creds := newCredentials(cfg)
+	creds := newCredentials(cfg, r.credKey)
 	return func() { r.apply(creds, policy) }, nil
 }
 

@@ -55,8 +55,14 @@ type Claims struct {
 	// Registry is the ID of the registry that issued an ACR token; it
 	// accepts no token issued by another, whatever the audience says.
 	Registry string `json:"acremu_registry,omitempty"`
-	Tenant   string `json:"tenant,omitempty"`
-	AppID    string `json:"appid,omitempty"`
+	// Credential is the fingerprint of the credential an ACR token was
+	// issued for (the admin user's password or a repository-scoped
+	// token's password): the token is honoured only while the registry
+	// still holds that credential, enabled and unexpired. Tokens of
+	// identities (exchanged, managed, anonymous) carry none.
+	Credential string `json:"acremu_credential,omitempty"`
+	Tenant     string `json:"tenant,omitempty"`
+	AppID      string `json:"appid,omitempty"`
 	// TenantID and ObjectID are Entra's tid and oid claims of ARM tokens:
 	// the tenant and the service principal's object id. Clients such as
 	// the Terraform azurerm provider read them instead of calling
