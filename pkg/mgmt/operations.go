@@ -13,7 +13,8 @@ import (
 	"github.com/acremu/acremu/pkg/store"
 )
 
-// A registry create answers as ACR's does (acr-api.md §1.3): 201 with
+// A registry create answers as ACR's does in azure-cli's recordings of real
+// traffic (test_acr_network_rule.yaml): 201 with
 // provisioningState "Creating" and an Azure-AsyncOperation URL
 // …/registries/{name}/operationStatuses/registries-{uuid}?api-version=…,
 // whose status is {"status":"Succeeded"}. The create itself is committed
@@ -30,8 +31,11 @@ import (
 // operationPrefix starts every registry operation id, as in ACR.
 const operationPrefix = "registries-"
 
-// succeededOperation is ACR's body for a finished operation, byte for byte.
-const succeededOperation = `{"status":"Succeeded"}`
+// operationStatusJSON is an operation's status. ACR's body for a finished
+// registry operation is exactly {"status":"Succeeded"}.
+type operationStatusJSON struct {
+	Status string `json:"status"`
+}
 
 // operationKey signs registry operation ids.
 type operationKey [32]byte
@@ -102,8 +106,6 @@ func (a *API) getRegistryOperation(w http.ResponseWriter, r *http.Request) error
 			registryType, pathParam(r, "name"), id, pathParam(r, "rg"))
 	}
 	w.Header().Set("Azure-AsyncOperation", registryOperationURL(r, reg, asciiLower(id)))
-	w.Header().Set("Content-Length", fmt.Sprint(len(succeededOperation)))
-	w.WriteHeader(http.StatusOK)
-	w.Write([]byte(succeededOperation))
+	writeJSON(w, http.StatusOK, operationStatusJSON{Status: "Succeeded"})
 	return nil
 }
