@@ -322,3 +322,24 @@ func decodeJSON(resp *http.Response, v any) error {
 	}
 	return json.Unmarshal(b, v)
 }
+
+// requireCreatePolled fails t unless the create of registry name was
+// followed by exactly one poll of the Azure-AsyncOperation URL it
+// answered with, and that poll was answered 200: the client took ACR's
+// long-running-operation path and found the operation finished at once,
+// so it waited for no poll interval. The access log line of a poll may
+// land a moment after the client saw the answer, hence the wait.
+func (in *instance) requireCreatePolled(t *testing.T, name string) {
+	t.Helper()
+	poll := regexp.MustCompile(`(?i)msg="arm request" method=GET path=\S*/registries/` + regexp.QuoteMeta(name) +
+		`/operationStatuses/registries-[0-9a-f-]{36} status=(\d+)`)
+	var statuses []string
+	require.Eventually(t, func() bool {
+		statuses = statuses[:0]
+		for _, m := range poll.FindAllStringSubmatch(in.logs.String(), -1) {
+			statuses = append(statuses, m[1])
+		}
+		return len(statuses) > 0
+	}, 10*time.Second, 20*time.Millisecond, "no poll of the create of %s in acremu's access log", name)
+	require.Equal(t, []string{"200"}, statuses, "polls of the create of %s", name)
+}

@@ -138,6 +138,7 @@ func TestTerraform(t *testing.T) {
 	}
 
 	apply(natAddr+"/32", true)
+	in.requireCreatePolled(t, "tfregistry01")
 
 	var outputs map[string]struct {
 		Value string `json:"value"`

@@ -101,6 +101,10 @@ type API struct {
 	// from the tenant and client id so that it is stable across restarts.
 	objectID string
 
+	// operationKey signs the ids of registry-create operations
+	// (operations.go).
+	operationKey operationKey
+
 	// writeMu orders each store write together with its hook calls, so
 	// hooks see changes in commit order (bbolt serialises writers anyway).
 	writeMu sync.Mutex
@@ -134,7 +138,8 @@ func New(cfg Config) (*API, error) {
 	if cfg.PageSize == 0 {
 		cfg.PageSize = DefaultPageSize
 	}
-	a := &API{cfg: cfg, log: cfg.Logger, now: cfg.Now, objectID: DerivedUUID("service principal", cfg.Tenant, cfg.ClientID)}
+	a := &API{cfg: cfg, log: cfg.Logger, now: cfg.Now, objectID: DerivedUUID("service principal", cfg.Tenant, cfg.ClientID),
+		operationKey: newOperationKey()}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -230,6 +235,7 @@ func (a *API) routes() chi.Router {
 		r.Get(registry, h(a.getRegistry))
 		r.Patch(registry, h(a.patchRegistry))
 		r.Delete(registry, h(a.deleteRegistry))
+		r.Get(registry+"/operationstatuses/{operation}", h(a.getRegistryOperation))
 		r.Post(registry+"/listcredentials", h(a.listCredentials))
 		r.Post(registry+"/regeneratecredential", h(a.regenerateCredential))
 		r.Get(registry+"/listusages", h(a.listUsages))

@@ -11,8 +11,11 @@
 // whoever serves registries. Responses use ARM's envelope, headers and key
 // order, shaped by api-version where clients depend on it.
 //
-// Operations complete synchronously (200/201 with provisioningState
-// Succeeded, no Azure-AsyncOperation header), which az and the Azure SDK
-// pollers accept. The package is an emulator: it models what clients observe,
-// not Azure's internals.
+// Every change is committed before it is answered. A registry create
+// answers as ACR's does, as a long-running operation whose status URL
+// already reports Succeeded (operations.go); every other write answers
+// synchronously (200/201 with provisioningState Succeeded, no
+// Azure-AsyncOperation header), which az and the Azure SDK pollers accept.
+// The package is an emulator: it models what clients observe, not Azure's
+// internals.
 package mgmt

@@ -46,11 +46,13 @@ func (a *API) render(r *http.Request, reg store.Registry) registryJSON {
 }
 
 // putRegistry creates a registry (201) or replaces the definition of one in
-// the same resource group (200). It completes synchronously: no
-// Azure-AsyncOperation header, provisioningState Succeeded, which both az
-// and the Azure SDK pollers accept. Like any ARM PUT it is a full replace:
-// properties left out return to their defaults; the identity (creation
-// time, passwords, port) stays.
+// the same resource group (200). A create answers as ACR's does, as a
+// long-running operation (operations.go): provisioningState Creating and an
+// Azure-AsyncOperation URL that already reports Succeeded, because the
+// registry is stored and served before the answer. A replace answers 200
+// with provisioningState Succeeded and no such header. Like any ARM PUT it
+// is a full replace: properties left out return to their defaults; the
+// identity (creation time, passwords, port) stays.
 func (a *API) putRegistry(w http.ResponseWriter, r *http.Request) error {
 	rg, name := pathParam(r, "rg"), pathParam(r, "name")
 	if err := validateRegistryName(name); err != nil {
@@ -122,14 +124,18 @@ func (a *API) putRegistry(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-		a.log.Info("registry created", "registry", reg.Name, "resourceGroup", reg.ResourceGroup, "sku", reg.SKU, "port", reg.Port)
-	} else {
+	out := a.render(r, reg)
+	if !created {
 		a.log.Info("registry replaced", "registry", reg.Name)
+		writeJSON(w, http.StatusOK, out)
+		return nil
 	}
-	writeJSON(w, status, a.render(r, reg))
+	a.log.Info("registry created", "registry", reg.Name, "resourceGroup", reg.ResourceGroup, "sku", reg.SKU, "port", reg.Port)
+	// No Retry-After, as ACR sends none: clients poll once at once and find
+	// the operation finished.
+	w.Header().Set("Azure-AsyncOperation", registryOperationURL(r, reg, a.operationKey.issue(reg.ID)))
+	out.Properties.ProvisioningState = "Creating"
+	writeJSON(w, http.StatusCreated, out)
 	return nil
 }
 
