@@ -100,6 +100,7 @@ var (
 	// it is still valid, so they fail closed.
 	refusalNoFingerprint = &credentialRefusal{"the token was issued for the admin user or a token without naming the credential; sign in again"}
 	refusalAdminDisabled = &credentialRefusal{"the token was issued for the admin user, which is disabled"}
+	refusalAnonymousOff  = &credentialRefusal{"the token was issued for anonymous pull, which is disabled"}
 )
 
 // standing checks that the credential c was issued for is still valid, and
@@ -115,6 +116,10 @@ func (cr *credentials) standing(c *token.Claims, now time.Time) (*liveCredential
 		// credential before tokens named it.
 		if c.Tenant == "" && c.ManagedIdentity == "" && c.Subject != AnonymousSubject {
 			return nil, refusalNoFingerprint
+		}
+		// Anonymous tokens are worth no more than anonymous pull.
+		if c.Subject == AnonymousSubject && c.Tenant == "" && c.ManagedIdentity == "" && !cr.anonymousPull {
+			return nil, refusalAnonymousOff
 		}
 		return nil, nil
 	}

@@ -165,9 +165,15 @@ func TestCredentialRevocation(t *testing.T) {
 			refusal: `the token was issued for a password of token \u0027ci-token\u0027, which has expired`,
 		},
 		{
-			name:   "anonymous pull token unaffected",
+			name:   "anonymous pull token unaffected by credential changes",
 			issue:  anonymousTokens,
 			change: revokeEverything,
+		},
+		{
+			name:    "anonymous pull disabled",
+			issue:   anonymousTokens,
+			change:  func(cfg *Config, _ *testarm.Clock) { cfg.AnonymousPullEnabled = false },
+			refusal: refusalAnonymousOff.msg,
 		},
 		{
 			name:   "exchanged identity tokens unaffected",
