@@ -20,7 +20,7 @@ import (
 // login servers reachable:
 //
 //   - port mode: every data endpoint gets a port of its own from
-//     --registry-ports (taken from the top of the range down, while login
+//     --registry-ports, on every front-end host (taken from the top of the range down, while login
 //     servers take theirs from the bottom up). The name ARM lists is
 //     <registry>.<region>.data.<public host>:<port>, ACR's shape, so that
 //     `az acr show-endpoints` finds the region in it; the port alone
@@ -109,8 +109,8 @@ func (s *Server) planDataEndpoints(rec store.Registry) (*dataPlan, error) {
 	return p, nil
 }
 
-// bindDataPort binds the highest free port of --registry-ports for a data
-// endpoint. The caller holds s.mu.
+// bindDataPort binds the highest port of --registry-ports that is free on
+// every front-end host for a data endpoint. The caller holds s.mu.
 func (s *Server) bindDataPort(key, region string, loginPort int, p *dataPlan) (*dataPort, error) {
 	used := s.usedPortsLocked()
 	used[loginPort] = true
@@ -127,21 +127,21 @@ func (s *Server) bindDataPort(key, region string, loginPort int, p *dataPlan) (*
 		})
 	}
 	if s.cfg.RegistryPorts.Ephemeral() {
-		ln, err := net.Listen("tcp", s.portAddr(0))
+		lns, err := s.listenPort(0)
 		if err != nil {
 			return nil, fmt.Errorf("%w for the data endpoint of %s in %s: %w", mgmt.ErrNoPort, key, region, err)
 		}
-		return &dataPort{region: region, port: ln.Addr().(*net.TCPAddr).Port, ps: s.newDataPortServer(ln, key)}, nil
+		return &dataPort{region: region, port: boundPort(lns), ps: s.newDataPortServer(lns, key)}, nil
 	}
 	for port := s.cfg.RegistryPorts.Last; port >= s.cfg.RegistryPorts.First; port-- {
 		if used[port] {
 			continue
 		}
-		ln, err := net.Listen("tcp", s.portAddr(port))
+		lns, err := s.listenPort(port)
 		if err != nil {
-			continue
+			continue // taken by another process on some host
 		}
-		return &dataPort{region: region, port: port, ps: s.newDataPortServer(ln, key)}, nil
+		return &dataPort{region: region, port: port, ps: s.newDataPortServer(lns, key)}, nil
 	}
 	return nil, fmt.Errorf("%w in --registry-ports %s for the data endpoint of %s in %s", mgmt.ErrNoPort, s.cfg.RegistryPorts, key, region)
 }
@@ -150,7 +150,7 @@ func (s *Server) bindDataPort(key, region string, loginPort int, p *dataPlan) (*
 func (s *Server) usedPortsLocked() map[int]bool {
 	used := map[int]bool{}
 	for _, p := range s.front {
-		used[p.ln.Addr().(*net.TCPAddr).Port] = true
+		used[p.port()] = true
 	}
 	for p := range s.ports {
 		used[p] = true
@@ -179,12 +179,11 @@ func (p *dataPlan) apply(s *Server) {
 	}
 	for _, dp := range p.added {
 		if !s.closed {
-			go dp.ps.serve()
+			dp.ps.serve()
 		}
 	}
 	for _, dp := range p.removed {
-		dp.ps.srv.Close()
-		dp.ps.ln.Close()
+		dp.ps.close()
 	}
 }
 
@@ -194,7 +193,7 @@ func (p *dataPlan) discard() {
 		return
 	}
 	for _, dp := range p.added {
-		dp.ps.ln.Close()
+		dp.ps.closeListeners()
 	}
 }
 
@@ -210,8 +209,7 @@ func (s *Server) removeDataEndpointsLocked(key string) []*portServer {
 }
 
 // newDataPortServer serves one data endpoint port of registry key.
-func (s *Server) newDataPortServer(ln net.Listener, key string) *portServer {
-	dl := newDualListener(ln, s.tlsConfig, s.resolver, s.cfg.Logger)
+func (s *Server) newDataPortServer(lns []net.Listener, key string) *portServer {
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			sr := s.regs.Load().byName[key]
@@ -225,7 +223,7 @@ func (s *Server) newDataPortServer(ln net.Listener, key string) *portServer {
 		IdleTimeout:       2 * time.Minute,
 		ConnContext:       s.connContext,
 	}
-	return &portServer{srv: srv, ln: dl}
+	return s.portServerOn(srv, lns)
 }
 
 // dataHosts routes requests for <registry>.<region>.data.<domain> on the

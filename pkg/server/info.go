@@ -27,7 +27,7 @@ type RegistryInfo struct {
 func (s *Server) Info() Info {
 	var info Info
 	for _, p := range s.front {
-		info.Listeners = append(info.Listeners, p.ln.Addr().String())
+		info.Listeners = append(info.Listeners, p.lns[0].Addr().String())
 	}
 	if s.ca != nil && !s.cfg.InMemory {
 		info.CAPath = filepath.Join(s.cfg.DataDir, tlsca.CertFile)

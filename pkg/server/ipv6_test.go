@@ -53,8 +53,8 @@ func TestEndpointProtocol(t *testing.T) {
 	}
 	s := startServer(t, cfg)
 	c := newClient(t, s)
-	v4 := fmt.Sprintf("http://127.0.0.1:%d/v2/", s.front[0].ln.Addr().(*net.TCPAddr).Port)
-	v6 := fmt.Sprintf("http://[::1]:%d/v2/", s.front[1].ln.Addr().(*net.TCPAddr).Port)
+	v4 := fmt.Sprintf("http://127.0.0.1:%d/v2/", s.front[0].port())
+	v6 := fmt.Sprintf("http://[::1]:%d/v2/", s.front[1].port())
 	reg := testarm.RegistryPath(DefaultResourceGroup, "myregistry")
 
 	status, m := armPatch(t, c, reg, map[string]any{"sku": map[string]any{"name": "Premium"}})

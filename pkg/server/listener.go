@@ -191,10 +191,30 @@ func clientOf(c net.Conn) (firewall.Client, bool) {
 	return cc.client, true
 }
 
-// serve runs p's HTTP server until it is closed, and logs why it stopped
-// if that was anything else.
+// serve runs p's HTTP server on each of its listeners in the background
+// until it is closed, and logs why one stopped if that was anything else.
 func (p *portServer) serve() {
-	if err := p.srv.Serve(p.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		p.ln.log.Error("serve stopped", "addr", p.ln.Addr().String(), "err", err)
+	for _, ln := range p.lns {
+		go func() {
+			if err := p.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				ln.log.Error("serve stopped", "addr", ln.Addr().String(), "err", err)
+			}
+		}()
 	}
 }
+
+// close stops p: its listeners and every connection, keep-alive ones too.
+func (p *portServer) close() {
+	p.srv.Close()
+	p.closeListeners()
+}
+
+// closeListeners closes p's listeners (also those not served yet).
+func (p *portServer) closeListeners() {
+	for _, ln := range p.lns {
+		ln.Close()
+	}
+}
+
+// port is the port p listens on (the same on each of its listeners).
+func (p *portServer) port() int { return p.lns[0].Addr().(*net.TCPAddr).Port }

@@ -116,13 +116,13 @@ func (s *Server) prepareRegistry(rec store.Registry, tokens []mgmt.ResolvedToken
 	}
 	var port *portServer
 	if rec.Port != 0 && s.cfg.Domain == "" {
-		ln, err := net.Listen("tcp", s.portAddr(rec.Port))
+		lns, err := s.listenPort(rec.Port)
 		if err != nil {
 			reg.Close()
 			data.discard()
 			return mgmt.PreparedChange{}, fmt.Errorf("%w: port %d: %w", mgmt.ErrNoPort, rec.Port, err)
 		}
-		port = s.newPortServer(ln, key)
+		port = s.newPortServer(lns, key)
 	}
 	return mgmt.PreparedChange{
 		Apply: func() {
@@ -131,7 +131,7 @@ func (s *Server) prepareRegistry(rec store.Registry, tokens []mgmt.ResolvedToken
 			if port != nil {
 				s.ports[rec.Port] = port
 				if !s.closed {
-					go port.serve()
+					port.serve()
 				}
 			}
 			data.apply(s)
@@ -140,7 +140,7 @@ func (s *Server) prepareRegistry(rec store.Registry, tokens []mgmt.ResolvedToken
 		Discard: func() {
 			data.discard()
 			if port != nil {
-				port.ln.Close()
+				port.closeListeners()
 			}
 			reg.Close()
 			s.removeStorage(rec)
@@ -196,12 +196,10 @@ func (s *Server) removeRegistry(rec store.Registry) {
 	dataPorts := s.removeDataEndpointsLocked(key)
 	s.mu.Unlock()
 	if p != nil {
-		p.srv.Close() // also drops keep-alive connections to the deleted registry
-		p.ln.Close()
+		p.close() // every host's listener; also drops keep-alive connections to the deleted registry
 	}
 	for _, dp := range dataPorts {
-		dp.srv.Close()
-		dp.ln.Close()
+		dp.close()
 	}
 	if ok {
 		sr.reg.Close()
@@ -218,16 +216,6 @@ func (s *Server) removeStorage(rec store.Registry) {
 			s.cfg.Logger.Error("remove registry storage", "registry", rec.Name, "id", rec.ID, "err", err)
 		}
 	}
-}
-
-// portAddr is the address a registry port listens on: the host of the first
-// front-end address, so registries are exactly as exposed as the front end.
-func (s *Server) portAddr(port int) string {
-	host, _, err := net.SplitHostPort(s.cfg.Listen[0])
-	if err != nil {
-		host = ""
-	}
-	return net.JoinHostPort(host, strconv.Itoa(port))
 }
 
 // loginServer is the address clients use for rec's data plane.
@@ -250,9 +238,9 @@ func (s *Server) loginServer(rec store.Registry) string {
 type hooks Server
 
 // AllocatePort picks the first port of --registry-ports that no registry
-// uses and that can be bound now. It binds nothing: PrepareRegistry binds
-// the port inside the same transaction, and a create that fails holds
-// no port.
+// uses and that can be bound now on every front-end host. It binds
+// nothing: PrepareRegistry binds the port inside the same transaction,
+// and a create that fails holds no port.
 func (h *hooks) AllocatePort(inUse []int) (int, error) {
 	s := (*Server)(h)
 	if s.cfg.Domain != "" {
@@ -265,22 +253,22 @@ func (h *hooks) AllocatePort(inUse []int) (int, error) {
 		used[p] = true
 	}
 	if s.cfg.RegistryPorts.Ephemeral() {
-		ln, err := net.Listen("tcp", s.portAddr(0))
+		lns, err := s.listenPort(0)
 		if err != nil {
 			return 0, fmt.Errorf("%w: %w", mgmt.ErrNoPort, err)
 		}
-		defer ln.Close()
-		return ln.Addr().(*net.TCPAddr).Port, nil
+		defer closeAll(lns)
+		return boundPort(lns), nil
 	}
 	for port := s.cfg.RegistryPorts.First; port <= s.cfg.RegistryPorts.Last; port++ {
 		if used[port] {
 			continue
 		}
-		ln, err := net.Listen("tcp", s.portAddr(port))
+		lns, err := s.listenPort(port)
 		if err != nil {
-			continue // taken by another process: try the next one
+			continue // taken by another process on some host: try the next one
 		}
-		ln.Close()
+		closeAll(lns)
 		return port, nil
 	}
 	return 0, fmt.Errorf("%w in --registry-ports %s", mgmt.ErrNoPort, s.cfg.RegistryPorts)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,15 +41,18 @@ type Server struct {
 	mu        sync.Mutex // serialises changes to the registry set and ports
 	front     []*portServer
 	frontPort int
+	hosts     []netip.Addr           // where registry and data-endpoint ports listen (hosts.go)
 	ports     map[int]*portServer    // per-registry ports
 	dataPorts map[string][]*dataPort // data endpoint ports by registry key (dataendpoints.go)
 	restoring bool                   // New is restoring stored registries: build them lazily
 	closed    bool
 }
 
+// portServer is one port's HTTP server with its listeners: one per
+// front-end address, one per host for a registry or data-endpoint port.
 type portServer struct {
 	srv *http.Server
-	ln  *dualListener
+	lns []*dualListener
 }
 
 // New opens the state, binds the front-end listeners and restores every
@@ -102,9 +106,14 @@ func New(cfg Config) (_ *Server, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("listen %s: %w", addr, err)
 		}
-		s.front = append(s.front, s.newPortServer(ln, ""))
+		s.front = append(s.front, s.newPortServer([]net.Listener{ln}, ""))
 	}
-	s.frontPort = s.front[0].ln.Addr().(*net.TCPAddr).Port
+	s.frontPort = s.front[0].port()
+	front := make([]net.Addr, len(s.front))
+	for i, p := range s.front {
+		front[i] = p.lns[0].Addr()
+	}
+	s.hosts = listenHosts(front)
 	if cfg.ExposedWithWellKnownSecret() {
 		cfg.Logger.Warn("acremu listens beyond loopback with the published development secret: anyone who reaches it can change every firewall rule; set --client-secret",
 			"listen", cfg.Listen)
@@ -171,8 +180,7 @@ func (s *Server) setupTLS() error {
 	return nil
 }
 
-func (s *Server) newPortServer(ln net.Listener, boundRegistry string) *portServer {
-	dl := newDualListener(ln, s.tlsConfig, s.resolver, s.cfg.Logger)
+func (s *Server) newPortServer(lns []net.Listener, boundRegistry string) *portServer {
 	srv := &http.Server{
 		Handler:           limitBodies(s.dataHosts(boundRegistry, s.routes(boundRegistry)), unauthBodyTimeout, unauthBodyMaxBytes),
 		ReadHeaderTimeout: 30 * time.Second,
@@ -180,7 +188,16 @@ func (s *Server) newPortServer(ln net.Listener, boundRegistry string) *portServe
 		ErrorLog:          nil,
 		ConnContext:       s.connContext,
 	}
-	return &portServer{srv: srv, ln: dl}
+	return s.portServerOn(srv, lns)
+}
+
+// portServerOn is srv with each of lns read by a dualListener.
+func (s *Server) portServerOn(srv *http.Server, lns []net.Listener) *portServer {
+	p := &portServer{srv: srv}
+	for _, ln := range lns {
+		p.lns = append(p.lns, newDualListener(ln, s.tlsConfig, s.resolver, s.cfg.Logger))
+	}
+	return p
 }
 
 // connContext stores the connection's firewall client, computed once at
@@ -197,10 +214,10 @@ func (s *Server) Start() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, p := range s.front {
-		go p.serve()
+		p.serve()
 	}
 	for _, p := range s.ports {
-		go p.serve()
+		p.serve()
 	}
 	go s.warmRegistries(s.regs.Load())
 }
@@ -233,7 +250,7 @@ func (s *Server) Close(ctx context.Context) error {
 		if err := p.srv.Shutdown(ctx); err != nil {
 			p.srv.Close()
 		}
-		p.ln.Close()
+		p.closeListeners()
 	}
 	for _, sr := range s.regs.Load().byName {
 		sr.reg.Close()
