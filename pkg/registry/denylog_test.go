@@ -100,13 +100,20 @@ func TestDenyLogLimiterBound(t *testing.T) {
 	assert.False(t, ok, "the next shares its budget")
 	assert.Len(t, l.clients, maxDenyLogClients+1)
 
+	ok, _ = l.admit(addr(3), t0.Add(3*time.Second))
+	assert.False(t, ok, "an address of the first second holds a count")
+
 	ok, n := l.admit(addr(maxDenyLogClients+2), t0.Add(10500*time.Millisecond))
 	assert.True(t, ok)
 	assert.Zero(t, n)
-	assert.Len(t, l.clients, 2, "the addresses of the first second are forgotten, the shared entry stays")
+	assert.Len(t, l.clients, 3, "the addresses of the first second are forgotten, but the one holding a count and the shared entry stay")
 	ok, n = l.admit(addr(maxDenyLogClients+1), t0.Add(12*time.Second))
 	assert.True(t, ok, "now tracked on its own")
 	assert.Zero(t, n)
+
+	sums := l.flush(t0.Add(14*time.Second), false)
+	assert.Equal(t, []denySummary{{source: netip.Addr{}, suppressed: 1}, {source: addr(3), suppressed: 1}}, sums,
+		"the shared budget's count and the held one are reported")
 }
 
 // Through the handler with an injected clock: counters and the ring stay
@@ -173,4 +180,65 @@ func TestDenialLogEveryDenial(t *testing.T) {
 		require.Equal(t, http.StatusForbidden, r.status)
 	}
 	assert.Equal(t, 5, strings.Count(logs.String(), "firewall denied request"))
+}
+
+// flush takes the counts due a quarter interval after their interval (or
+// all of them), resets their addresses as if a line had been written and
+// keeps next at the earliest count still held.
+func TestDenyLogLimiterFlush(t *testing.T) {
+	const a, b = "198.51.100.1", "2001:db8::2"
+	tests := []struct {
+		name     string
+		interval time.Duration
+		denials  []denial
+		flushAt  time.Duration
+		all      bool
+		want     []string      // summaries: "addr suppressed"
+		next     time.Duration // 0: no count held
+	}{
+		{name: "nothing held", denials: burst(a, 1, 0, 0), flushAt: time.Hour},
+		{name: "held, not yet due", denials: burst(a, 5, 0, time.Millisecond), flushAt: 12500*time.Millisecond - time.Nanosecond,
+			next: 12500 * time.Millisecond},
+		{name: "due", denials: burst(a, 5, 0, time.Millisecond), flushAt: 12500 * time.Millisecond,
+			want: []string{a + " 4"}},
+		{name: "all, due or not", denials: seq(burst(a, 5, 0, time.Millisecond), burst(b, 2, time.Second, 0)), flushAt: 2 * time.Second, all: true,
+			want: []string{a + " 4", b + " 1"}},
+		{name: "the due ones; next is the earliest left", denials: seq(burst(b, 2, 0, 0), burst(a, 3, time.Second, 0), burst(a+"0", 2, 2*time.Second, 0)),
+			flushAt: 13 * time.Second, want: []string{b + " 1"}, next: 13500 * time.Millisecond},
+		{name: "carried by a denial line", denials: seq(burst(a, 5, 0, time.Millisecond), burst(a, 1, 10*time.Second, 0)), flushAt: time.Hour},
+		{name: "custom interval", interval: 2 * time.Second, denials: burst(a, 3, 0, 0), flushAt: 2500 * time.Millisecond,
+			want: []string{a + " 2"}},
+	}
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := denyLogLimiter{interval: tt.interval}
+			for _, d := range tt.denials {
+				l.admit(netip.MustParseAddr(d.addr), t0.Add(d.at))
+			}
+			var got []string
+			for _, s := range l.flush(t0.Add(tt.flushAt), tt.all) {
+				got = append(got, fmt.Sprint(s.source, " ", s.suppressed))
+			}
+			assert.Equal(t, tt.want, got)
+			if tt.next == 0 {
+				assert.Zero(t, l.next)
+			} else {
+				assert.Equal(t, t0.Add(tt.next), l.next)
+			}
+			assert.Empty(t, l.flush(t0.Add(tt.flushAt), tt.all), "a count is taken once")
+		})
+	}
+
+	t.Run("a summary counts as the address's line", func(t *testing.T) {
+		var l denyLogLimiter
+		l.admit(netip.MustParseAddr(a), t0)
+		l.admit(netip.MustParseAddr(a), t0)
+		require.Len(t, l.flush(t0.Add(13*time.Second), false), 1)
+		ok, _ := l.admit(netip.MustParseAddr(a), t0.Add(22*time.Second))
+		assert.False(t, ok)
+		ok, n := l.admit(netip.MustParseAddr(a), t0.Add(23*time.Second))
+		assert.True(t, ok)
+		assert.Equal(t, uint64(1), n)
+	})
 }

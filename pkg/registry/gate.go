@@ -70,10 +70,11 @@ const maxDenials = 50
 // denialRing keeps the last maxDenials denials, and decides which are
 // logged (denylog.go). Its mutex is on the deny path only.
 type denialRing struct {
-	mu  sync.Mutex
-	buf [maxDenials]Denial
-	n   uint64 // denials ever added
-	log denyLogLimiter
+	mu      sync.Mutex
+	buf     [maxDenials]Denial
+	n       uint64 // denials ever added
+	log     denyLogLimiter
+	flusher denyFlusher // reports the counts no denial line carries
 }
 
 // add remembers x and reports whether to log it and how many denials of
@@ -82,7 +83,11 @@ func (d *denialRing) add(x Denial) (logIt bool, suppressed uint64) {
 	d.mu.Lock()
 	d.buf[d.n%maxDenials] = x
 	d.n++
+	next := d.log.next
 	logIt, suppressed = d.log.admit(x.Source, x.Time)
+	if !d.log.next.Equal(next) {
+		d.flusher.schedule(d.log.next, x.Time)
+	}
 	d.mu.Unlock()
 	return logIt, suppressed
 }

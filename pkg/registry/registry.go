@@ -55,8 +55,11 @@ type Options struct {
 
 	// DenyLogInterval limits the firewall's warnings: the first denial of
 	// a client address is logged, then at most one per address per
-	// interval, which counts the denials left out. 0 means 10s; negative
-	// logs every denial. Stats and RecentDenials are exact either way.
+	// interval, which counts the denials left out. A count that no later
+	// denial carries (the client stopped) gets a summary line of its own a
+	// quarter interval after the interval, or at Close. 0 means 10s;
+	// negative logs every denial. Stats and RecentDenials are exact either
+	// way.
 	DenyLogInterval time.Duration
 	// Lazy defers building distribution's application to the first
 	// request or Warm: starting many registries then costs little. An
@@ -190,6 +193,7 @@ func New(opts Options, cfg Config) (*Registry, error) {
 		credKey:     credentialKey(opts.HTTPSecret, cfg.ID),
 		pending:     make(map[uint64]*time.Timer),
 	}
+	r.denials.flusher.timer = newFlushTimer(r.flushDenials)
 	r.policy.Store(policy)
 	r.creds.Store(newCredentials(cfg, r.credKey))
 	if _, _, _, err := purgeSettings(opts); err != nil {
@@ -285,8 +289,11 @@ func newCredentials(cfg Config, key []byte) *credentials {
 // Name returns the registry name as created.
 func (r *Registry) Name() string { return r.name }
 
-// Close cancels pending rule changes and shuts the application down.
+// Close cancels pending rule changes, logs the firewall denials left out
+// of the log and not yet reported (closeDenyLog) and shuts the application
+// down.
 func (r *Registry) Close() error {
+	r.closeDenyLog()
 	r.mu.Lock()
 	r.closed = true
 	for seq, t := range r.pending {
