@@ -58,7 +58,7 @@ func setupDistribution() error {
 // and the driver tap that hands r the storage driver distribution uses.
 // NewApp panics on bad configuration; the panic becomes an error. With
 // filesystem storage, acremu's own upload purger (purge.go) runs until the
-// application shuts down. It also applies opts' settings of the deny path.
+// application shuts down.
 func newApp(r *Registry, opts Options) (app *handlers.App, err error) {
 	if err := setupDistribution(); err != nil {
 		return nil, err
@@ -67,7 +67,6 @@ func newApp(r *Registry, opts Options) (app *handlers.App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	r.denials.setDenyLogInterval(opts.DenyLogInterval)
 	storage := configuration.Storage{
 		"delete":      configuration.Parameters{"enabled": true},
 		"redirect":    configuration.Parameters{"disable": true},

@@ -242,3 +242,22 @@ func TestDenyLogLimiterFlush(t *testing.T) {
 		assert.Equal(t, uint64(1), n)
 	})
 }
+
+// TestLazyRegistryHonoursDenyLogInterval: the firewall answers before a
+// lazy registry builds its backend, and logs as configured meanwhile.
+func TestLazyRegistryHonoursDenyLogInterval(t *testing.T) {
+	var logs bytes.Buffer
+	e := newEnv(t, Config{Name: testName, Rules: denyAll()}, func(o *Options) {
+		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		o.DenyLogInterval = -1 // every denial
+		o.Lazy = true
+	})
+	for i := range 3 {
+		req := httptest.NewRequest(http.MethodGet, fmt.Sprint("/v2/", i), nil)
+		req.RemoteAddr = "198.51.100.7:40000"
+		w := httptest.NewRecorder()
+		e.reg.ServeHTTP(w, req)
+		require.Equal(t, http.StatusForbidden, w.Code)
+	}
+	assert.Equal(t, 3, strings.Count(logs.String(), `msg="firewall denied request"`), logs.String())
+}

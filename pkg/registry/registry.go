@@ -194,6 +194,9 @@ func New(opts Options, cfg Config) (*Registry, error) {
 		pending:     make(map[uint64]*time.Timer),
 	}
 	r.denials.flusher.timer = newFlushTimer(r.flushDenials)
+	// The firewall answers before a lazy backend exists, so the deny
+	// path's settings are applied here, not when the backend is built.
+	r.denials.setDenyLogInterval(opts.DenyLogInterval)
 	r.policy.Store(policy)
 	r.creds.Store(newCredentials(cfg, r.credKey))
 	if _, _, _, err := purgeSettings(opts); err != nil {
