@@ -67,7 +67,7 @@ func serveFlags() (*flag.FlagSet, *serveOptions) {
 	fs.DurationVar(&c.RuleDelay, "rule-delay", 0, "rule changes reach the data plane after this `duration` (imitates ACR's propagation)")
 	fs.DurationVar(&c.UploadPurgeAge, "upload-purge-age", 0, "remove unfinished blob uploads older than this `duration` (0: 168h; negative: never)")
 	fs.DurationVar(&c.UploadPurgeInterval, "upload-purge-interval", 0, "look for unfinished uploads this often (0: 24h)")
-	fs.DurationVar(&c.DenyLogInterval, "deny-log-interval", 0, "after a client's first firewall denial, log at most one line per client per `duration` (0: 10s; negative: every denial; counters stay exact)")
+	fs.DurationVar(&c.DenyLogInterval, "deny-log-interval", 0, "after a client's first firewall denial, log at most one line per client per `duration`, and a summary of the count once the client stops (0: 10s; negative: every denial; counters stay exact)")
 	fs.IntVar(&c.MaxIPRules, "max-ip-rules", d.MaxIPRules, "IP rules allowed per registry")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate `file` to serve instead of one from the acremu CA")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key `file` for --tls-cert")
