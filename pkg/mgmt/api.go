@@ -24,8 +24,13 @@ import (
 type Hooks interface {
 	// AllocatePort is called inside the create transaction with the ports
 	// already used by registries; it returns the data-plane port for the new
-	// registry (0 = served on the front end). An error fails the create and
-	// stores nothing: ErrNoPort (wrapped) gives a 409, anything else a 500.
+	// registry (0 = served on the front end). It is also called, once per
+	// region, inside a transaction that gives a registry a data endpoint
+	// without a port yet (dataEndpointEnabled turned on, a replication
+	// added); inUse then also holds every stored data-endpoint port and 0
+	// means data endpoints are served on the front end. An error fails the
+	// change and stores nothing: ErrNoPort (wrapped) gives a 409, anything
+	// else a 500.
 	AllocatePort(inUse []int) (int, error)
 	// PrepareRegistry is called inside the transaction that creates or
 	// updates r (including regenerated passwords) or changes its tokens or
@@ -60,7 +65,7 @@ type UsageReporter interface {
 }
 
 // ErrNoPort is what AllocatePort wraps when every data-plane port is taken;
-// the create then fails with 409 NoPortAvailable.
+// the create or change then fails with 409 NoPortAvailable.
 var ErrNoPort = errors.New("no data-plane port available")
 
 // Config configures an API. Store, Signer, Hooks, Subscription, Tenant,
@@ -312,6 +317,9 @@ func (a *API) commitRegistry(change func(*store.Tx) (reg store.Registry, ok bool
 	err := a.commit(func(tx *store.Tx) error {
 		var err error
 		if reg, ok, err = change(tx); err != nil || !ok {
+			return err
+		}
+		if err := a.assignDataPorts(tx, &reg); err != nil { // last, so that invalid input never costs a port
 			return err
 		}
 		if err := tx.PutRegistry(reg); err != nil {

@@ -34,6 +34,9 @@ type fakeHooks struct {
 	nextPort int
 	portErr  error
 	onEvent  func(hookEvent)
+	// allocHook, when set, decides each AllocatePort call: an error is
+	// returned, nil lets the call allocate as usual.
+	allocHook func() error
 }
 
 func (h *fakeHooks) AllocatePort(inUse []int) (int, error) {
@@ -42,6 +45,11 @@ func (h *fakeHooks) AllocatePort(inUse []int) (int, error) {
 	h.allocs = append(h.allocs, append([]int(nil), inUse...))
 	if h.portErr != nil {
 		return 0, h.portErr
+	}
+	if h.allocHook != nil {
+		if err := h.allocHook(); err != nil {
+			return 0, err
+		}
 	}
 	if h.nextPort == 0 {
 		return 0, nil

@@ -140,7 +140,7 @@ func (a *API) putRegistry(w http.ResponseWriter, r *http.Request) error {
 }
 
 // allocatePort asks the hooks for a data-plane port, telling them which
-// ports registries already use.
+// ports registries already use (their own and their data endpoints').
 func (a *API) allocatePort(tx *store.Tx) (int, error) {
 	regs, err := tx.Registries("", "")
 	if err != nil {
@@ -148,16 +148,30 @@ func (a *API) allocatePort(tx *store.Tx) (int, error) {
 	}
 	var inUse []int
 	for _, r := range regs {
-		if r.Port != 0 {
-			inUse = append(inUse, r.Port)
-		}
+		inUse = appendPorts(inUse, r)
 	}
+	return a.askPort(inUse, "a new registry")
+}
+
+// appendPorts appends the ports r uses to ports.
+func appendPorts(ports []int, r store.Registry) []int {
+	if r.Port != 0 {
+		ports = append(ports, r.Port)
+	}
+	for _, p := range r.DataEndpointPorts {
+		ports = append(ports, p)
+	}
+	return ports
+}
+
+// askPort calls Hooks.AllocatePort for what (named in the 409).
+func (a *API) askPort(inUse []int, what string) (int, error) {
 	sort.Ints(inUse)
 	port, err := a.cfg.Hooks.AllocatePort(inUse)
 	switch {
 	case errors.Is(err, ErrNoPort):
 		e := newError(http.StatusConflict, "NoPortAvailable",
-			"No data-plane port is free for a new registry; delete a registry or start acremu with more registry ports.")
+			"No data-plane port is free for %s; delete a registry or start acremu with more registry ports.", what)
 		e.cause = err
 		return 0, e
 	case err != nil:

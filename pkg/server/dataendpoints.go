@@ -20,8 +20,7 @@ import (
 // login servers reachable:
 //
 //   - port mode: every data endpoint gets a port of its own from
-//     --registry-ports, on every front-end host (taken from the top of the range down, while login
-//     servers take theirs from the bottom up). The name ARM lists is
+//     --registry-ports, on every front-end host. The name ARM lists is
 //     <registry>.<region>.data.<public host>:<port>, ACR's shape, so that
 //     `az acr show-endpoints` finds the region in it; the port alone
 //     decides which endpoint a connection reaches, and redirects name the
@@ -29,8 +28,13 @@ import (
 //   - --domain D: <registry>.<region>.data.D on the front-end port, routed
 //     by the Host header like <registry>.D.
 //
-// Data endpoint ports are not stored: they are allocated when the registry
-// is served, so they stay the same while the set of registries does.
+// Data endpoint ports are stored with the registry (store.Registry.
+// DataEndpointPorts): ARM allocates them through AllocatePort, from the
+// bottom of the range like login servers' ports, in the transaction that
+// turns data endpoints on or adds a replication, and the data plane binds
+// the stored ports. A record stored before the ports were (data endpoints
+// on, no ports) has its ports chosen here when it is served, from the top
+// of the range down, until its next ARM change stores ports for it.
 
 // dataPort is one data endpoint's listener in port mode.
 type dataPort struct {
@@ -48,18 +52,7 @@ type dataPlan struct {
 }
 
 // dataRegions are the regions of rec's data endpoints, home region first.
-func dataRegions(rec store.Registry) []string {
-	if !rec.DataEndpointEnabled {
-		return nil
-	}
-	out := []string{strings.ToLower(rec.Location)}
-	for _, r := range rec.Replications {
-		if l := strings.ToLower(r.Location); !strings.EqualFold(l, rec.Location) {
-			out = append(out, l)
-		}
-	}
-	return out
-}
+func dataRegions(rec store.Registry) []string { return rec.DataEndpointRegions() }
 
 // dataDomainHost is a data endpoint's name with --domain.
 func (s *Server) dataDomainHost(rec store.Registry, region string) string {
@@ -71,7 +64,8 @@ func (s *Server) dataDomainHost(rec store.Registry, region string) string {
 }
 
 // planDataEndpoints binds the ports rec's data endpoints need and have not
-// got. The caller holds s.mu.
+// got: the stored ones, or ports it chooses for a record stored without
+// them. The caller holds s.mu.
 func (s *Server) planDataEndpoints(rec store.Registry) (*dataPlan, error) {
 	key := strings.ToLower(rec.Name)
 	regions := dataRegions(rec)
@@ -87,12 +81,19 @@ func (s *Server) planDataEndpoints(rec store.Registry) (*dataPlan, error) {
 		have[dp.region] = dp
 	}
 	for _, region := range regions {
-		if dp := have[region]; dp != nil {
+		stored := rec.DataEndpointPorts[region]
+		if dp := have[region]; dp != nil && (stored == 0 || dp.port == stored) {
 			p.ports = append(p.ports, dp)
 			delete(have, region)
 			continue
 		}
-		dp, err := s.bindDataPort(key, region, rec.Port, p)
+		var dp *dataPort
+		var err error
+		if stored != 0 {
+			dp, err = s.bindStoredDataPort(key, region, stored)
+		} else {
+			dp, err = s.bindDataPort(key, region, rec.Port, p)
+		}
 		if err != nil {
 			p.discard()
 			return nil, err
@@ -109,8 +110,19 @@ func (s *Server) planDataEndpoints(rec store.Registry) (*dataPlan, error) {
 	return p, nil
 }
 
+// bindStoredDataPort binds a data endpoint's stored port on every
+// front-end host. The caller holds s.mu.
+func (s *Server) bindStoredDataPort(key, region string, port int) (*dataPort, error) {
+	lns, err := s.listenPort(port)
+	if err != nil {
+		return nil, fmt.Errorf("%w: port %d for the data endpoint of %s in %s: %w", mgmt.ErrNoPort, port, key, region, err)
+	}
+	return &dataPort{region: region, port: port, ps: s.newDataPortServer(lns, key)}, nil
+}
+
 // bindDataPort binds the highest port of --registry-ports that is free on
-// every front-end host for a data endpoint. The caller holds s.mu.
+// every front-end host for a data endpoint of a record stored without its
+// ports. The caller holds s.mu.
 func (s *Server) bindDataPort(key, region string, loginPort int, p *dataPlan) (*dataPort, error) {
 	used := s.usedPortsLocked()
 	used[loginPort] = true
@@ -122,6 +134,9 @@ func (s *Server) bindDataPort(key, region string, loginPort int, p *dataPlan) (*
 			recs, err := tx.Registries("", "")
 			for _, r := range recs {
 				used[r.Port] = true
+				for _, port := range r.DataEndpointPorts {
+					used[port] = true
+				}
 			}
 			return err
 		})
@@ -273,11 +288,14 @@ func (h *hooks) DataEndpointHostNames(rec store.Registry) []string {
 		}
 		return out
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ports := map[string]int{}
-	for _, dp := range s.dataPorts[strings.ToLower(rec.Name)] {
-		ports[dp.region] = dp.port
+	ports := rec.DataEndpointPorts
+	if len(ports) < len(regions) { // stored without its ports: the ones served
+		s.mu.Lock()
+		ports = map[string]int{}
+		for _, dp := range s.dataPorts[strings.ToLower(rec.Name)] {
+			ports[dp.region] = dp.port
+		}
+		s.mu.Unlock()
 	}
 	for _, region := range regions {
 		if port, ok := ports[region]; ok {

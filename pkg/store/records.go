@@ -3,6 +3,7 @@ package store
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"strings"
 	"time"
 )
 
@@ -71,6 +72,12 @@ type Registry struct {
 	// Port is the data-plane port assigned from --registry-ports; 0 when the
 	// registry is served on the front end (default registry, --domain mode).
 	Port int `json:"port,omitempty"`
+	// DataEndpointPorts are the ports of the registry's data endpoints
+	// from --registry-ports, by region (lower case, as DataEndpointRegions
+	// names them); nil without data endpoints and with --domain. Records
+	// stored before the field existed have none while data endpoints are
+	// on: their ports are then chosen when the registry is served.
+	DataEndpointPorts map[string]int `json:"dataEndpointPorts,omitempty"`
 
 	CreatedAt      time.Time `json:"createdAt"`
 	CreatedBy      string    `json:"createdBy"`
@@ -134,4 +141,20 @@ func NewRegistryID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
 	return hex.EncodeToString(b[:])
+}
+
+// DataEndpointRegions are the regions of r's dedicated data endpoints,
+// lower case, home region first: the home region and each replication's
+// when data endpoints are enabled, none otherwise.
+func (r Registry) DataEndpointRegions() []string {
+	if !r.DataEndpointEnabled {
+		return nil
+	}
+	out := []string{strings.ToLower(r.Location)}
+	for _, rep := range r.Replications {
+		if l := strings.ToLower(rep.Location); !strings.EqualFold(l, r.Location) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
