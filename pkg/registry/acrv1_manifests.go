@@ -157,11 +157,9 @@ func (r *Registry) serveManifest(w http.ResponseWriter, req *http.Request, name,
 		}
 		byTag = true
 	}
-	var patch attributesPatch
-	if req.Method == http.MethodPatch {
-		if patch, err = readPatch(w, req); err != nil {
-			return err
-		}
+	patch, err := readPatch(w, req)
+	if err != nil {
+		return err
 	}
 	if err := r.requireRepository(req, name); err != nil {
 		return err

@@ -47,12 +47,9 @@ func (r *Registry) requireRepository(req *http.Request, name string) error {
 // serveRepository answers GET and PATCH /acr/v1/<name>: ACR's
 // RepositoryAttributes.
 func (r *Registry) serveRepository(w http.ResponseWriter, req *http.Request, name string) error {
-	var patch attributesPatch
-	if req.Method == http.MethodPatch {
-		var err error
-		if patch, err = readPatch(w, req); err != nil {
-			return err
-		}
+	patch, err := readPatch(w, req)
+	if err != nil {
+		return err
 	}
 	if err := r.requireRepository(req, name); err != nil {
 		return err

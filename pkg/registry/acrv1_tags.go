@@ -104,12 +104,9 @@ func (r *Registry) serveTagList(w http.ResponseWriter, req *http.Request, name s
 
 // serveTag answers GET and PATCH /acr/v1/<name>/_tags/<tag>.
 func (r *Registry) serveTag(w http.ResponseWriter, req *http.Request, name, tag string) error {
-	var patch attributesPatch
-	if req.Method == http.MethodPatch {
-		var err error
-		if patch, err = readPatch(w, req); err != nil {
-			return err
-		}
+	patch, err := readPatch(w, req)
+	if err != nil {
+		return err
 	}
 	if err := r.requireRepository(req, name); err != nil {
 		return err

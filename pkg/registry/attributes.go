@@ -313,8 +313,12 @@ func decodePatch(body []byte) (attributesPatch, error) {
 	return p, nil
 }
 
-// readPatch reads and decodes the body of a PATCH of changeableAttributes.
+// readPatch reads and decodes the body of a PATCH of changeableAttributes;
+// any other method has no patch (the zero value).
 func readPatch(w http.ResponseWriter, req *http.Request) (attributesPatch, error) {
+	if req.Method != http.MethodPatch {
+		return attributesPatch{}, nil
+	}
 	b, err := io.ReadAll(http.MaxBytesReader(w, req.Body, 64<<10))
 	if err != nil {
 		return attributesPatch{}, errUnsupported("the request body is too large or could not be read")
